@@ -1,0 +1,33 @@
+"""The application factory. `wsgi.py` is the only place an app is built at import time."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from config import PROJECT_ROOT, load_config
+
+
+def create_app(**overrides) -> Flask:
+    """Build the app from the environment's settings, then `overrides` (tests pass these)."""
+    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    app.config.from_mapping(load_config(**overrides))
+    app.config.setdefault("MIGRATIONS_DIR", PROJECT_ROOT / "migrations")
+    app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
+    app.json.sort_keys = False
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from . import cli, errors, landing, openapi
+    from .extensions import init_extensions
+    from .wechat import init_wechat
+    from miniprogram_api import register_api
+
+    init_extensions(app)
+    init_wechat(app)
+    errors.register_error_handlers(app)
+    register_api(app)
+    app.register_blueprint(openapi.docs)
+    app.register_blueprint(landing.bp)
+    cli.register_commands(app)
+    return app

@@ -1,0 +1,47 @@
+"""Commands: `flask --app wsgi seed-demo [--out FILE]`, `flask --app wsgi fake-wechat`, `db ...`
+(Flask-Migrate)."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from models import db
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(fake_wechat)
+
+
+@click.command("seed-demo")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="写出演示数据清单（JSON）")
+@click.option("--seed", type=int, default=2026, show_default=True, help="随机种子，同一种子生成同样的县")
+@with_appcontext
+def seed_demo(out: str | None, seed: int) -> None:
+    """Create a demo county: townships, stations, deputies, staff accounts, invite codes."""
+    from .services.demo import seed_demo as run
+
+    summary = run(seed=seed)
+    db.session.commit()
+    click.echo(f"演示县「{summary['county']}」已生成：{len(summary['stations'])} 个联络站，"
+               f"{summary['deputy_count']} 位代表，{len(summary['staff'])} 个工作人员账号。")
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, ensure_ascii=False, indent=2)
+        click.echo(f"清单已写入 {out}")
+
+
+@click.command("fake-wechat")
+@click.option("--port", type=int, default=None, help="默认取 FAKE_WECHAT_PORT")
+@with_appcontext
+def fake_wechat(port: int | None) -> None:
+    """Run the built-in fake WeChat server in the foreground."""
+    from .wechat.fake_server import FakeWeChat
+
+    cfg = current_app.config
+    server = FakeWeChat(cfg["WECHAT_APP_ID"], cfg["WECHAT_APP_SECRET"], port=port or cfg["FAKE_WECHAT_PORT"])
+    click.echo(f"fake WeChat listening on {server.start()}")
+    server.serve_until_interrupted()

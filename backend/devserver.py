@@ -1,0 +1,43 @@
+"""`python -m backend.devserver`: the whole service on one machine with nothing else installed.
+
+Brings the SQLite schema up to date with the migrations, seeds the demo county on first run
+(its sign-ins go to instance/demo.json), starts the built-in fake WeChat, and serves on
+http://127.0.0.1:5000. A county runs gunicorn instead (docs/deploy.md, a later issue).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from flask_migrate import upgrade
+
+from models import Station, db
+
+from . import create_app
+
+
+def main() -> None:
+    os.environ.setdefault("FAKE_WECHAT_AUTOSTART", "1")
+    app = create_app()
+    os.makedirs(app.instance_path, exist_ok=True)
+    with app.app_context():
+        upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
+        if db.session.scalar(db.select(db.func.count(Station.id))) == 0:
+            from .services.demo import seed_demo
+
+            summary = seed_demo()
+            db.session.commit()
+            out = os.path.join(app.instance_path, "demo.json")
+            with open(out, "w", encoding="utf-8") as handle:
+                json.dump(summary, handle, ensure_ascii=False, indent=2)
+            print(f"演示数据已生成，登录账号与联络站清单见 {out}")
+        first = db.session.scalar(db.select(Station).order_by(Station.id).limit(1))
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    print(f"API 文档: http://{host}:{port}/api/docs")
+    if first is not None:
+        print(f"扫码示例: http://{host}:{port}/api/v1/stations/scan/{first.scene}")
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+if __name__ == "__main__":
+    main()

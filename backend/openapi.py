@@ -1,0 +1,168 @@
+"""The OpenAPI 3 document, built from the declared operations, and the browsable docs.
+
+The same pydantic models validate requests and describe them here, so the document cannot
+drift from the code. Swagger UI's files come from a Python package and are served by the app:
+county government networks are often closed to public CDNs.
+"""
+from __future__ import annotations
+
+import re
+from flask import Blueprint, Flask, current_app, jsonify, render_template_string, send_from_directory
+from pydantic.json_schema import models_json_schema
+
+from .endpoint import Operation
+
+docs = Blueprint("docs", __name__)
+
+_REF = "#/components/schemas/{model}"
+_CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}}
+
+# Every error code API.md names, with its status, for the documented error responses.
+ERROR_STATUS = {
+    "invalid_input": 400, "invite_invalid": 400, "unauthorized": 401, "token_expired": 401,
+    "forbidden": 403, "not_found": 404, "station_not_found": 404, "issue_not_found": 404,
+    "method_not_allowed": 405, "invalid_transition": 409, "conflict": 409, "invite_used": 409,
+    "payload_too_large": 413, "unsupported_media_type": 415, "content_rejected": 422,
+    "idempotency_key_reused": 422, "account_locked": 423, "rate_limited": 429,
+    "wechat_unavailable": 503,
+}
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string", "description": "中文提示，可直接展示给用户"},
+                "details": {"type": "object", "additionalProperties": True},
+            },
+        }
+    },
+}
+
+
+def _operations(app: Flask):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        op: Operation | None = getattr(app.view_functions.get(rule.endpoint), "api_operation", None)
+        if op is not None:
+            yield rule, op
+
+
+def _path_of(rule) -> tuple[str, list[dict]]:
+    params = []
+    path = rule.rule
+    for match in re.finditer(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", rule.rule):
+        converter, name = match.group(1) or "string", match.group(2)
+        params.append({"name": name, "in": "path", "required": True,
+                       "schema": _CONVERTER_TYPES.get(converter, {"type": "string"})})
+        path = path.replace(match.group(0), "{" + name + "}")
+    return path, params
+
+
+def build_openapi(app: Flask) -> dict:
+    ops = list(_operations(app))
+    models = set()
+    for _rule, op in ops:
+        for model, mode in ((op.body, "validation"), (op.query, "validation"), (op.response, "serialization")):
+            if model is not None:
+                models.add((model, mode))
+    schema_refs, top = models_json_schema(sorted(models, key=lambda m: (m[0].__name__, m[1])), ref_template=_REF)
+    components = dict(top.get("$defs", {}))
+    components["Error"] = _ERROR_SCHEMA
+
+    paths: dict[str, dict] = {}
+    for rule, op in ops:
+        path, params = _path_of(rule)
+        item: dict = {"summary": op.summary or rule.endpoint, "operationId": rule.endpoint, "tags": op.tags}
+        if op.description:
+            item["description"] = op.description
+        if op.query is not None:
+            qschema = op.query.model_json_schema(ref_template=_REF)
+            required = set(qschema.get("required", []))
+            for name, prop in qschema.get("properties", {}).items():
+                params.append({"name": name, "in": "query", "required": name in required,
+                               "schema": prop, **({"description": prop["description"]} if "description" in prop else {})})
+        if params:
+            item["parameters"] = params
+        if op.body is not None:
+            item["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": schema_refs[(op.body, "validation")]}}}
+        responses: dict[str, dict] = {}
+        if op.response is not None:
+            responses[str(op.status)] = {"description": "成功", "content": {
+                "application/json": {"schema": schema_refs[(op.response, "serialization")]}}}
+        elif op.produces:
+            responses[str(op.status)] = {"description": "成功", "content": {
+                media: {"schema": {"type": "string", "format": "binary"}} for media in op.produces}}
+        else:
+            responses[str(op.status)] = {"description": "成功"}
+        codes = list(op.errors)
+        if op.body is not None or op.query is not None:
+            codes.append("invalid_input")
+        if op.body is not None:
+            codes += ["unsupported_media_type", "payload_too_large"]
+        if op.roles is not None:
+            codes += ["unauthorized", "token_expired"]
+            if op.roles:
+                codes.append("forbidden")
+        by_status: dict[int, list[str]] = {}
+        for code in dict.fromkeys(codes):
+            by_status.setdefault(ERROR_STATUS[code], []).append(code)
+        for status, names in sorted(by_status.items()):
+            responses[str(status)] = {"description": "错误：" + "、".join(f"`{n}`" for n in names),
+                                      "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+        item["responses"] = responses
+        if op.roles is not None:
+            item["security"] = [{"bearerAuth": []}]
+        paths.setdefault(path, {})[op.method.lower()] = item
+
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "联络站 API",
+            "version": "1.0.0",
+            "description": "人大代表联络站微信小程序后端接口。错误统一为 "
+                           "`{\"error\": {\"code\", \"message\", \"details\"}}`。",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@docs.get("/api/openapi.json")
+def openapi_json():
+    # Built once per app: routes do not change at run time.
+    document = current_app.extensions.get("openapi")
+    if document is None:
+        document = current_app.extensions["openapi"] = build_openapi(current_app)
+    return jsonify(document)
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>联络站 API 文档</title>
+<link rel="stylesheet" href="{{ url_for('docs.swagger_static', filename='swagger-ui.css') }}"></head>
+<body><div id="swagger-ui"></div>
+<script src="{{ url_for('docs.swagger_static', filename='swagger-ui-bundle.js') }}"></script>
+<script>
+window.ui = SwaggerUIBundle({url: "{{ url_for('docs.openapi_json') }}", dom_id: "#swagger-ui",
+  deepLinking: true, docExpansion: "list", defaultModelsExpandDepth: 0});
+</script></body></html>"""
+
+
+@docs.get("/api/docs")
+def docs_page():
+    return render_template_string(_DOCS_PAGE)
+
+
+@docs.get("/api/docs/static/<path:filename>")
+def swagger_static(filename: str):
+    import swagger_ui_bundle
+
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)

@@ -1,0 +1,38 @@
+"""Fetch and authorise together: `access_*` helpers return an object or raise not-found for
+anything outside the caller's reach, so ids cannot be probed."""
+from __future__ import annotations
+
+from sqlalchemy import exists
+
+from models import REGION_CODE_PREFIX, Deputy, Region, Role, Station, StationMembership, db
+
+from .auth import Caller
+from .errors import DeputyNotFound, Forbidden
+
+
+def station_scope_clause(caller: Caller):
+    """A WHERE clause on Station for what this staff member may manage."""
+    staff = caller.staff
+    if staff is None:
+        raise Forbidden()
+    if caller.has(Role.region_admin) and staff.region is not None:
+        prefix = staff.region.code[: REGION_CODE_PREFIX[staff.region.level]]
+        return Station.region_id.in_(db.select(Region.id).where(Region.code.startswith(prefix)))
+    return Station.id.in_(caller.station_ids or {-1})
+
+
+def access_managed_deputy(caller: Caller, deputy_id: int) -> Deputy:
+    """A deputy grouped (now or before) into a station the staff member manages.
+
+    :raise 404 not_found: no such deputy, or one outside the caller's stations or region.
+    """
+    deputy = db.session.get(Deputy, deputy_id)
+    if deputy is None:
+        raise DeputyNotFound()
+    in_scope = db.session.scalar(db.select(exists().where(
+        StationMembership.deputy_id == deputy.id,
+        StationMembership.station_id.in_(db.select(Station.id).where(station_scope_clause(caller))),
+    )))
+    if not in_scope:
+        raise DeputyNotFound()
+    return deputy

@@ -1,0 +1,29 @@
+"""Deputies as residents see them: public profiles, never a phone number."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import selectinload
+
+from models import Deputy, Station, StationMembership, db
+
+from ..errors import DeputyNotFound
+from .stations import current_seats
+
+
+def public_deputy(deputy_id: int, on: date) -> tuple[Deputy, list[Station]]:
+    """A serving deputy and the active stations they are grouped into on `on`.
+
+    :raise 404 not_found: unknown, retired, or holding no seat on that date.
+    """
+    deputy = db.session.get(Deputy, deputy_id, options=[selectinload(Deputy.seats), selectinload(Deputy.topic_groups)])
+    if deputy is None or deputy.retired_at is not None or not current_seats(deputy, on):
+        raise DeputyNotFound()
+    stations = db.session.scalars(
+        db.select(Station).join(StationMembership)
+        .where(StationMembership.deputy_id == deputy.id, Station.is_active.is_(True),
+               StationMembership.started_on <= on,
+               (StationMembership.ended_on.is_(None)) | (StationMembership.ended_on >= on))
+        .order_by(Station.id).distinct()
+    ).all()
+    return deputy, list(stations)

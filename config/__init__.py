@@ -1,0 +1,84 @@
+"""Settings. The only code in the project that reads environment variables.
+
+`load_config()` returns a plain dict for `app.config.from_mapping`. A newcomer gets the embedded
+default (a SQLite file, the built-in fake WeChat); a county deployment sets `DATABASE_URL`,
+`REDIS_URL`, `SECRET_KEY` and its real WeChat app id and secret.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Development values of the fake WeChat that ships with the project. They are not secrets: the
+# fake server accepts exactly these, and real ones only ever come from the environment.
+FAKE_WECHAT_APP_ID = "wxf00dfacefake0001"
+FAKE_WECHAT_APP_SECRET = "fake-wechat-dev-secret-0123456789"
+FAKE_WECHAT_DEFAULT_PORT = 8765
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _database_url(url: str | None) -> str:
+    if url is None:
+        path = PROJECT_ROOT / "instance" / "lianluozhan.sqlite3"
+        return f"sqlite:///{path}"
+    # Hosting panels hand out postgres:// URLs; SQLAlchemy wants a driver name, and we use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(**overrides) -> dict:
+    """Settings from the environment, then `overrides` (tests and commands pass these)."""
+    app_id = _env("WECHAT_APP_ID")
+    fake_port = _env_int("FAKE_WECHAT_PORT", FAKE_WECHAT_DEFAULT_PORT)
+    cfg = {
+        "SECRET_KEY": _env("SECRET_KEY", "dev-only-secret-change-me"),
+        "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": _env("REDIS_URL"),
+        # Sign-in
+        "TOKEN_TTL_SECONDS": _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600),
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCK_WINDOW_SECONDS": 15 * 60,
+        "INVITE_TTL_DAYS": _env_int("INVITE_TTL_DAYS", 14),
+        # WeChat. With no app id the app talks to the fake WeChat with its development values.
+        "WECHAT_FAKE": app_id is None,
+        "WECHAT_APP_ID": app_id or FAKE_WECHAT_APP_ID,
+        "WECHAT_APP_SECRET": _env("WECHAT_APP_SECRET") if app_id else FAKE_WECHAT_APP_SECRET,
+        "WECHAT_API_BASE": _env(
+            "WECHAT_API_BASE",
+            None if app_id else f"http://127.0.0.1:{fake_port}/",
+        ) or "https://api.weixin.qq.com/",
+        "WECHAT_TIMEOUT_SECONDS": float(_env("WECHAT_TIMEOUT_SECONDS", "5")),
+        "FAKE_WECHAT_PORT": fake_port,
+        # Start the fake WeChat inside the process when nothing listens on its port yet
+        # (the dev server does; tests and gunicorn start their own).
+        "FAKE_WECHAT_AUTOSTART": _env_bool("FAKE_WECHAT_AUTOSTART", False),
+        # Printed codes and posters
+        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "https://lianluozhan.example.cn") or "").rstrip("/"),
+        "POSTER_FONT_PATH": _env("POSTER_FONT_PATH"),
+        # Request limits: JSON bodies are small; uploads (a later issue) raise this per route.
+        "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "JSON_AS_ASCII": False,
+    }
+    cfg.update(overrides)
+    return cfg

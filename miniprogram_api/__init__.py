@@ -1,0 +1,14 @@
+"""The mini-program's HTTP layer, `/api/v1`: parse, resolve the caller, call one service, serialise."""
+from __future__ import annotations
+
+from flask import Flask
+
+from . import auth, deputies, health, stations
+
+API_PREFIX = "/api/v1"
+
+
+def register_api(app: Flask) -> None:
+    for module in (auth, stations, deputies):
+        app.register_blueprint(module.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(health.bp)

@@ -1,0 +1,41 @@
+"""Liveness and readiness, for the load balancer and the process supervisor."""
+from __future__ import annotations
+
+from flask import jsonify
+from sqlalchemy import text
+
+from backend.endpoint import ApiBlueprint
+from backend.extensions import get_redis
+from models import db
+
+from .schemas import HealthOut, ReadyOut
+
+bp = ApiBlueprint("health", __name__, tag="运维")
+
+
+@bp.get("/healthz", response=HealthOut)
+def healthz():
+    """进程存活"""
+    return HealthOut(status="ok")
+
+
+@bp.get("/readyz", response=ReadyOut)
+def readyz():
+    """可以接收请求：数据库可用（配置了 Redis 时 Redis 也可用）；否则 503"""
+    checks = {"database": "ok", "redis": "not_configured"}
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 — any failure means "not ready", never a 500
+        db.session.rollback()
+        checks["database"] = "unavailable"
+    client = get_redis()
+    if client is not None:
+        try:
+            client.ping()
+            checks["redis"] = "ok"
+        except Exception:  # noqa: BLE001
+            checks["redis"] = "unavailable"
+    ready = checks["database"] == "ok" and checks["redis"] != "unavailable"
+    response = jsonify(ReadyOut(status="ok" if ready else "unavailable", checks=checks).model_dump())
+    response.status_code = 200 if ready else 503
+    return response

@@ -1,0 +1,108 @@
+"""Scan-to-find (码上找): a station by its code, stations nearby, the printed code and poster,
+and following a station."""
+from __future__ import annotations
+
+from flask import Response, current_app
+
+from backend import clock
+from backend.auth import Caller
+from backend.endpoint import ApiBlueprint
+from backend.services import follows, reception, station_codes, stations
+from .schemas import FollowDetail, FollowOut, NearbyOut, NearbyQuery, NearbyStationOut, ScanOut
+from .serialize import deputy_brief_out, next_day_out, station_out
+
+bp = ApiBlueprint("stations", __name__, tag="码上找")
+
+
+@bp.get("/stations/scan/<scene>", response=ScanOut, errors=["station_not_found"])
+def scan(scene: str):
+    """扫码找代表：联络站、本站代表（按层级排序）和下一个接待日
+
+    下一个接待日：当天在闭站时间之前为当天，否则为规则下 60 天内的下一天，没有则为 null。
+    """
+    station = stations.find_station_by_scene(scene)
+    today = clock.beijing_today()
+    return ScanOut(
+        station=station_out(station),
+        deputies=[deputy_brief_out(d, today) for d in stations.station_deputies(station, today)],
+        next_reception_day=next_day_out(reception.next_reception_day(station)),
+    )
+
+
+@bp.get("/stations/nearby", query=NearbyQuery, response=NearbyOut)
+def nearby(query: NearbyQuery):
+    """附近的联络站，由近及远（坐标为 GCJ-02）"""
+    found = stations.nearby_stations(query.lat, query.lng, query.limit)
+    return NearbyOut(items=[station_out(s, NearbyStationOut, distance_m=round(d)) for s, d in found])
+
+
+def _station_url(station) -> str:
+    return station_codes.station_url(current_app.config["PUBLIC_BASE_URL"], station.scene)
+
+
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    # A printed code changes only with its scene: let browsers and proxies keep it a day.
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Content-Disposition"] = f"inline; filename={filename}"
+    return response
+
+
+@bp.get("/stations/<int:station_id>/qrcode.png", errors=["station_not_found"],
+        produces={"image/png": "二维码 PNG"})
+def qrcode_png(station_id: int):
+    """联络站二维码（PNG），内容为 https://<域名>/s/<scene>"""
+    station = stations.get_station(station_id)
+    return _download(station_codes.qr_png(_station_url(station)), "image/png", f"station-{station.scene}.png")
+
+
+@bp.get("/stations/<int:station_id>/qrcode.svg", errors=["station_not_found"],
+        produces={"image/svg+xml": "二维码 SVG"})
+def qrcode_svg(station_id: int):
+    """联络站二维码（SVG 矢量，适合印刷）"""
+    station = stations.get_station(station_id)
+    return _download(station_codes.qr_svg(_station_url(station)), "image/svg+xml", f"station-{station.scene}.svg")
+
+
+@bp.get("/stations/<int:station_id>/poster.pdf", errors=["station_not_found"],
+        produces={"application/pdf": "A4 海报"})
+def poster_pdf(station_id: int):
+    """A4 海报：联络站、二维码、接待日和使用方法"""
+    station = stations.get_station(station_id)
+    today = clock.beijing_today()
+    rule = reception.rule_for(station)
+    next_day = reception.next_reception_day(station)
+    content = station_codes.PosterContent(
+        station_name=station.name,
+        address=station.address,
+        region_path=[r.name for r in station.region.lineage()],
+        reception_label=rule.label if rule else "以联络站公告为准",
+        open_hours=station.open_hours,
+        url=_station_url(station),
+        deputies=[(d.name, stations.level_label(d, today))
+                  for d in stations.station_deputies(station, today)],
+        next_reception_date=next_day.date.isoformat() if next_day else None,
+        phone=station.phone,
+    )
+    pdf = station_codes.poster_pdf(content, font_path=current_app.config["POSTER_FONT_PATH"])
+    return _download(pdf, "application/pdf", f"station-{station.scene}-poster.pdf")
+
+
+def _follow_out(station_id: int, follow) -> FollowOut:
+    return FollowOut(follow=FollowDetail(station_id=station_id, following=follow is not None,
+                                         followed_at=follow.created_at if follow else None))
+
+
+@bp.post("/stations/<int:station_id>/follow", response=FollowOut, auth=True, errors=["station_not_found"])
+def follow(caller: Caller, station_id: int):
+    """关注联络站：接待日前提醒我（再次关注不会重复）"""
+    station = stations.get_station(station_id)
+    return _follow_out(station.id, follows.follow_station(caller.user, station))
+
+
+@bp.delete("/stations/<int:station_id>/follow", response=FollowOut, auth=True, errors=["station_not_found"])
+def unfollow(caller: Caller, station_id: int):
+    """取消关注联络站"""
+    station = stations.get_station(station_id)
+    follows.unfollow_station(caller.user, station)
+    return _follow_out(station.id, None)

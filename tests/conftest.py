@@ -1,0 +1,122 @@
+"""Shared fixtures. The suite runs on SQLite by default and on PostgreSQL when
+TEST_DATABASE_URL is set (`.ci/run` does both); TEST_REDIS_URL adds Redis.
+
+The app always talks to a real fake-WeChat server over a socket: no test patches the gateway.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import text
+
+from backend import clock, create_app
+from backend.wechat.fake_server import FakeWeChat
+from config import FAKE_WECHAT_APP_ID, FAKE_WECHAT_APP_SECRET
+from models import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+# Under CI a missing PostgreSQL or Redis is a failure, never a skip.
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _reachable(url: str | None, default_port: int) -> bool:
+    if not url:
+        return False
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL (TEST_DATABASE_URL)")
+    config.addinivalue_line("markers", "redis: needs Redis (TEST_REDIS_URL)")
+    if REQUIRE_SERVICES:
+        if not _reachable(TEST_DATABASE_URL, 5432):
+            raise pytest.UsageError(f"REQUIRE_SERVICES=1 but PostgreSQL is not reachable at {TEST_DATABASE_URL!r}")
+        if not _reachable(TEST_REDIS_URL, 6379):
+            raise pytest.UsageError(f"REQUIRE_SERVICES=1 but Redis is not reachable at {TEST_REDIS_URL!r}")
+
+
+def pytest_collection_modifyitems(config, items):
+    pg = TEST_DATABASE_URL is not None and TEST_DATABASE_URL.startswith("postgresql")
+    for item in items:
+        if "postgres" in item.keywords and not pg:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql+psycopg://..."))
+        if "redis" in item.keywords and not TEST_REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set TEST_REDIS_URL=redis://127.0.0.1:6379/15"))
+
+
+@pytest.fixture(scope="session")
+def fake_wechat():
+    server = FakeWeChat(FAKE_WECHAT_APP_ID, FAKE_WECHAT_APP_SECRET)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL:
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(fake_wechat, database_url):
+    app = create_app(
+        TESTING=True,
+        SECRET_KEY="test-secret",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=TEST_REDIS_URL,
+        WECHAT_FAKE=True,
+        WECHAT_API_BASE=fake_wechat.base_url,
+        WECHAT_TIMEOUT_SECONDS=2.0,
+        PUBLIC_BASE_URL="https://lianluozhan.example.cn",
+    )
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    """Each test starts with empty tables, a free clock and a well-behaved fake WeChat."""
+    yield
+    clock.freeze(None)
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    request.getfixturevalue("fake_wechat").reset()
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(text(f'DELETE FROM "{table}"'))
+        db.session.commit()
+        redis_client = app.extensions.get("redis")
+        if redis_client is not None:
+            redis_client.flushdb()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context for building test data with the factories."""
+    with app.app_context():
+        yield
+        db.session.remove()

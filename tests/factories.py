@@ -1,0 +1,109 @@
+"""Test data builders: plain functions that add rows and commit, returning ids where a test
+would otherwise hold detached objects across requests."""
+from __future__ import annotations
+
+import itertools
+from datetime import date, time
+
+from backend.services.signin import hash_password
+from models import (
+    Deputy,
+    DeputyLevel,
+    DeputySeat,
+    ReceptionRule,
+    ReceptionRuleKind,
+    Region,
+    RegionLevel,
+    StaffAccount,
+    StaffRole,
+    Station,
+    StationMembership,
+    TopicGroup,
+    User,
+    db,
+)
+
+_seq = itertools.count(1)
+
+FENGLIU = dict(kind=ReceptionRuleKind.monthly_days, days=[6, 16, 26], label="逢六（每月6日、16日、26日）")
+
+
+def create_rule(*, kind=ReceptionRuleKind.monthly_days, days=(6, 16, 26), label="逢六（每月6日、16日、26日）",
+                is_default=False) -> ReceptionRule:
+    rule = ReceptionRule(kind=kind, days=list(days), label=label, is_default=is_default)
+    db.session.add(rule)
+    db.session.commit()
+    return rule
+
+
+def create_region_tree() -> dict[str, Region]:
+    """浙江省 → 湖州市 → 安吉县 → 递铺街道 → 古城社区, with 逢六 as the default rule."""
+    create_rule(is_default=True)
+    province = Region(code="330000000000", name="浙江省", level=RegionLevel.province)
+    city = Region(code="330500000000", name="湖州市", level=RegionLevel.city, parent=province)
+    county = Region(code="330523000000", name="安吉县", level=RegionLevel.county, parent=city)
+    township = Region(code="330523001000", name="递铺街道", level=RegionLevel.township, parent=county)
+    community = Region(code="330523001001", name="古城社区", level=RegionLevel.community, parent=township)
+    other_county = Region(code="330521000000", name="德清县", level=RegionLevel.county, parent=city)
+    db.session.add_all([province, city, county, township, community, other_county])
+    db.session.commit()
+    return {"province": province, "city": city, "county": county, "township": township,
+            "community": community, "other_county": other_county}
+
+
+def create_station(region: Region, *, name=None, scene=None, lat=30.63, lng=119.68, closes_at=time(17, 0),
+                   rule: ReceptionRule | None = None, is_active=True) -> Station:
+    n = next(_seq)
+    station = Station(scene=scene or f"st{n:04d}", name=name or f"测试联络站{n}", address=f"测试路{n}号",
+                      lat=lat, lng=lng, region_id=region.id, opens_at=time(9, 0), closes_at=closes_at,
+                      reception_rule=rule, is_active=is_active)
+    db.session.add(station)
+    db.session.commit()
+    return station
+
+
+def create_deputy(*, name=None, levels=(DeputyLevel.county,), stations=(), started_on=date(2021, 10, 1),
+                  ended_on=None, membership_ended_on=None, groups=(), phone="13800001234", leader=False) -> Deputy:
+    deputy = Deputy(name=name or f"代表{next(_seq)}", gender="女", phone=phone, occupation="教师")
+    for level in levels:
+        deputy.seats.append(DeputySeat(level=level, congress="安吉县人民代表大会", term=18,
+                                       started_on=started_on, ended_on=ended_on))
+    for group_name in groups:
+        group = db.session.scalar(db.select(TopicGroup).filter_by(name=group_name)) or TopicGroup(name=group_name)
+        deputy.topic_groups.append(group)
+    db.session.add(deputy)
+    db.session.flush()
+    for station in stations:
+        db.session.add(StationMembership(station_id=station.id, deputy_id=deputy.id, started_on=started_on,
+                                         ended_on=membership_ended_on, is_leader=leader))
+    db.session.commit()
+    return deputy
+
+
+def create_staff(*, username=None, password="Secret-pass-1", role=StaffRole.station_manager,
+                 stations=(), region: Region | None = None, is_active=True) -> StaffAccount:
+    username = username or f"staff{next(_seq)}"
+    user = User()
+    account = StaffAccount(user=user, username=username, password_hash=hash_password(password),
+                           display_name=f"{username}站长", role=role, region_id=region.id if region else None,
+                           is_active=is_active)
+    account.stations.extend(stations)
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wx_login(client, code: str = "resident") -> dict:
+    response = client.post("/api/v1/auth/wx-login", json={"code": code})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def staff_login(client, username: str, password: str = "Secret-pass-1") -> dict:
+    response = client.post("/api/v1/manage/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

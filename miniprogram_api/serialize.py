@@ -4,10 +4,9 @@ from __future__ import annotations
 from datetime import date
 
 from backend.auth import Caller
-from backend.services import reception
 from backend.services.reception import NextReceptionDay
 from backend.services.stations import current_seats
-from models import DEPUTY_LEVEL_LABEL, Deputy, Station
+from models import DEPUTY_LEVEL_LABEL, Deputy, ReceptionRule, Station
 
 from .schemas import (
     DeputyBriefOut,
@@ -42,13 +41,12 @@ def user_out(caller: Caller) -> UserOut:
     )
 
 
-def station_out(station: Station, cls=StationOut, **extra) -> StationOut:
-    rule = reception.rule_for(station)
-    lineage = station.region.lineage()
+def station_out(station: Station, region_path: list[str], rule: ReceptionRule | None,
+                cls=StationOut, **extra) -> StationOut:
     return cls(
         id=station.id, scene=station.scene, name=station.name, kind=station.kind.value,
         address=station.address, lat=station.lat, lng=station.lng,
-        region=RegionOut(code=station.region.code, name=station.region.name, path=[r.name for r in lineage]),
+        region=RegionOut(code=station.region.code, name=station.region.name, path=region_path),
         reception_rule=ReceptionRuleOut(label=rule.label, kind=rule.kind.value, days=list(rule.days)) if rule else None,
         open_hours=station.open_hours,
         phone=station.phone, intro=station.intro, **extra,

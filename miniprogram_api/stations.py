@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from backend import clock
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
-from backend.services import follows, reception, station_codes, stations
+from backend.services import follows, reception, regions, station_codes, stations
 from .schemas import FollowDetail, FollowOut, NearbyOut, NearbyQuery, NearbyStationOut, ScanOut
 from .serialize import deputy_brief_out, next_day_out, station_out
 
@@ -20,12 +19,11 @@ def scan(scene: str):
 
     下一个接待日：当天在闭站时间之前为当天，否则为规则下 60 天内的下一天，没有则为 null。
     """
-    station = stations.find_station_by_scene(scene)
-    today = clock.beijing_today()
+    card = stations.station_card(stations.find_station_by_scene(scene))
     return ScanOut(
-        station=station_out(station),
-        deputies=[deputy_brief_out(d, today) for d in stations.station_deputies(station, today)],
-        next_reception_day=next_day_out(reception.next_reception_day(station)),
+        station=station_out(card.station, card.region_path, card.rule),
+        deputies=[deputy_brief_out(d, card.today) for d in card.deputies],
+        next_reception_day=next_day_out(card.next_day),
     )
 
 
@@ -33,7 +31,12 @@ def scan(scene: str):
 def nearby(query: NearbyQuery):
     """附近的联络站，由近及远（坐标为 GCJ-02）"""
     found = stations.nearby_stations(query.lat, query.lng, query.limit)
-    return NearbyOut(items=[station_out(s, NearbyStationOut, distance_m=round(d)) for s, d in found])
+    found_stations = [s for s, _ in found]
+    chains = regions.lineages(s.region for s in found_stations)
+    rules = reception.rules_for(found_stations)
+    return NearbyOut(items=[
+        station_out(s, [r.name for r in chains[s.region_id]], rules[s.id], NearbyStationOut, distance_m=round(d))
+        for s, d in found])
 
 
 def _station_url(station) -> str:
@@ -68,20 +71,17 @@ def qrcode_svg(station_id: int):
         produces={"application/pdf": "A4 海报"})
 def poster_pdf(station_id: int):
     """A4 海报：联络站、二维码、接待日和使用方法"""
-    station = stations.get_station(station_id)
-    today = clock.beijing_today()
-    rule = reception.rule_for(station)
-    next_day = reception.next_reception_day(station)
+    card = stations.station_card(stations.get_station(station_id))
+    station = card.station
     content = station_codes.PosterContent(
         station_name=station.name,
         address=station.address,
-        region_path=[r.name for r in station.region.lineage()],
-        reception_label=rule.label if rule else "以联络站公告为准",
+        region_path=card.region_path,
+        reception_label=card.rule.label if card.rule else stations.NO_RULE_LABEL,
         open_hours=station.open_hours,
         url=_station_url(station),
-        deputies=[(d.name, stations.level_label(d, today))
-                  for d in stations.station_deputies(station, today)],
-        next_reception_date=next_day.date.isoformat() if next_day else None,
+        deputies=[(d.name, stations.level_label(d, card.today)) for d in card.deputies],
+        next_reception_date=card.next_day.date.isoformat() if card.next_day else None,
         phone=station.phone,
     )
     pdf = station_codes.poster_pdf(content, font_path=current_app.config["POSTER_FONT_PATH"])

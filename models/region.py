@@ -21,18 +21,16 @@ class Region(db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     reception_rule_id: Mapped[int | None] = mapped_column(ForeignKey("reception_rule.id"))
 
-    parent: Mapped[Region | None] = relationship(remote_side="Region.id", lazy="joined", join_depth=5)
+    parent: Mapped[Region | None] = relationship(remote_side="Region.id")
     reception_rule = relationship("ReceptionRule", lazy="joined")
 
     @property
     def scope_prefix(self) -> str:
+        """The code digits every region below this one shares."""
         return self.code[: REGION_CODE_PREFIX[self.level]]
 
-    def lineage(self) -> list[Region]:
-        """This region and its ancestors, province first."""
-        chain: list[Region] = []
-        node: Region | None = self
-        while node is not None:
-            chain.append(node)
-            node = node.parent
-        return list(reversed(chain))
+    def lineage_codes(self) -> list[str]:
+        """Codes of this region and its ancestors, province first: the division code itself
+        names them (330523001001 → 330000000000, 330500000000, 330523000000, 330523001000, …)."""
+        own = REGION_CODE_PREFIX[self.level]
+        return [self.code[:n].ljust(12, "0") for n in sorted(set(REGION_CODE_PREFIX.values())) if n <= own]

@@ -19,11 +19,10 @@ def public_deputy(deputy_id: int, on: date) -> tuple[Deputy, list[Station]]:
     deputy = db.session.get(Deputy, deputy_id, options=[selectinload(Deputy.seats), selectinload(Deputy.topic_groups)])
     if deputy is None or deputy.retired_at is not None or not current_seats(deputy, on):
         raise DeputyNotFound()
+    current = (db.select(StationMembership.station_id)
+               .where(StationMembership.deputy_id == deputy.id, StationMembership.started_on <= on,
+                      (StationMembership.ended_on.is_(None)) | (StationMembership.ended_on >= on)))
     stations = db.session.scalars(
-        db.select(Station).join(StationMembership)
-        .where(StationMembership.deputy_id == deputy.id, Station.is_active.is_(True),
-               StationMembership.started_on <= on,
-               (StationMembership.ended_on.is_(None)) | (StationMembership.ended_on >= on))
-        .order_by(Station.id).distinct()
+        db.select(Station).where(Station.id.in_(current), Station.is_active.is_(True)).order_by(Station.id)
     ).all()
     return deputy, list(stations)

@@ -13,18 +13,34 @@ from datetime import date, datetime, timedelta
 from models import ReceptionRule, ReceptionRuleKind, Station, db
 
 from .. import clock
+from . import regions
 
 # API.md: the next reception day is looked for this far ahead, else there is none.
 LOOKAHEAD_DAYS = 60
 
 
+def rules_for(stations: list[Station]) -> dict[int, ReceptionRule | None]:
+    """Each station's rule: its own, else the nearest region's up its lineage, else the default.
+
+    Two queries whatever the number of stations (lineages, then the default rule if needed).
+    """
+    chains = regions.lineages(s.region for s in stations)
+    rules: dict[int, ReceptionRule | None] = {}
+    default: list[ReceptionRule | None] = []
+    for station in stations:
+        rule = station.reception_rule or next(
+            (r.reception_rule for r in reversed(chains[station.region_id]) if r.reception_rule is not None), None)
+        if rule is None:
+            if not default:
+                default.append(db.session.scalar(
+                    db.select(ReceptionRule).where(ReceptionRule.is_default.is_(True)).order_by(ReceptionRule.id).limit(1)))
+            rule = default[0]
+        rules[station.id] = rule
+    return rules
+
+
 def rule_for(station: Station) -> ReceptionRule | None:
-    if station.reception_rule is not None:
-        return station.reception_rule
-    for region in reversed(station.region.lineage()):
-        if region.reception_rule is not None:
-            return region.reception_rule
-    return db.session.scalar(db.select(ReceptionRule).where(ReceptionRule.is_default.is_(True)).limit(1))
+    return rules_for([station])[station.id]
 
 
 def is_reception_date(rule: ReceptionRule, day: date) -> bool:
@@ -55,12 +71,12 @@ class NextReceptionDay:
     roster_published: bool
 
 
-def next_reception_day(station: Station, at: datetime | None = None) -> NextReceptionDay | None:
+def next_reception_day(station: Station, rule: ReceptionRule | None,
+                       at: datetime | None = None) -> NextReceptionDay | None:
     """Today until the station's closing time, else the next day by its rule within 60 days.
 
     Dates are Beijing dates whatever the server's zone: at 17:00 UTC it is already tomorrow there.
     """
-    rule = rule_for(station)
     if rule is None:
         return None
     local = (at or clock.now()).astimezone(clock.BEIJING)

@@ -3,19 +3,35 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import selectinload
 
-from models import DEPUTY_LEVEL_LABEL, DEPUTY_LEVEL_ORDER, Deputy, DeputySeat, Station, StationMembership, db
+from models import (
+    DEPUTY_LEVEL_LABEL,
+    DEPUTY_LEVEL_ORDER,
+    Deputy,
+    DeputySeat,
+    ReceptionRule,
+    Station,
+    StationMembership,
+    db,
+)
 
+from .. import clock
 from ..errors import StationNotFound
+from . import reception, regions
+from .reception import NextReceptionDay
 
 # WeChat allows ≤ 32 chars of [0-9A-Za-z!#$&'()*+,/:;=?@-._~] in a scene; ours use a URL-safe
 # subset so the same scene works in a plain URL path and in a 小程序码.
 SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
 
 EARTH_RADIUS_M = 6_371_008.8
+
+# Shown where a station has no reception rule at all (none of its own, its regions' or a default).
+NO_RULE_LABEL = "以联络站公告为准"
 
 
 def find_station_by_scene(scene: str) -> Station:
@@ -114,3 +130,29 @@ def _stations_in_box(lat: float, lng: float, half_deg: float) -> list[Station]:
     if lng_half < 180:
         query = query.where(Station.lng.between(lng - lng_half, lng + lng_half))
     return list(db.session.scalars(query))
+
+
+@dataclass
+class StationCard:
+    """What a resident who scanned a station's code is shown: the scan answer, the /s page and
+    the poster all read it, so they cannot disagree."""
+
+    station: Station
+    region_path: list[str]
+    rule: ReceptionRule | None
+    deputies: list[Deputy]
+    next_day: NextReceptionDay | None
+    today: date
+
+
+def station_card(station: Station) -> StationCard:
+    today = clock.beijing_today()
+    rule = reception.rule_for(station)
+    return StationCard(
+        station=station,
+        region_path=[r.name for r in regions.lineage(station.region)],
+        rule=rule,
+        deputies=station_deputies(station, today),
+        next_day=reception.next_reception_day(station, rule),
+        today=today,
+    )

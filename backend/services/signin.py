@@ -8,6 +8,7 @@ from functools import cache
 
 from flask import current_app
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import Deputy, InviteCode, LoginAttempt, StaffAccount, User, db
@@ -49,8 +50,13 @@ def wx_login(code: str) -> Caller:
     user = db.session.scalar(db.select(User).where(User.openid == session.openid))
     if user is None:
         user = User(openid=session.openid)
-        db.session.add(user)
-    elif not user.is_active:
+        try:
+            with db.session.begin_nested():
+                db.session.add(user)
+        except IntegrityError:
+            # The same person's first sign-in arrived twice at once; the other request made the user.
+            user = db.session.scalar(db.select(User).where(User.openid == session.openid))
+    if not user.is_active:
         raise BadCredentials("该账号已停用")
     user.session_key = session.session_key
     user.unionid = session.unionid or user.unionid

@@ -20,8 +20,7 @@ def public_deputy(deputy_id: int, on: date) -> tuple[Deputy, list[Station]]:
     if deputy is None or deputy.retired_at is not None or not current_seats(deputy, on):
         raise DeputyNotFound()
     current = (db.select(StationMembership.station_id)
-               .where(StationMembership.deputy_id == deputy.id, StationMembership.started_on <= on,
-                      (StationMembership.ended_on.is_(None)) | (StationMembership.ended_on >= on)))
+               .where(StationMembership.deputy_id == deputy.id, StationMembership.current_on(on)))
     stations = db.session.scalars(
         db.select(Station).where(Station.id.in_(current), Station.is_active.is_(True)).order_by(Station.id)
     ).all()

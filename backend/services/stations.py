@@ -69,9 +69,7 @@ def station_deputies(station: Station, on: date) -> list[Deputy]:
     """
     memberships = db.session.scalars(
         db.select(StationMembership)
-        .where(StationMembership.station_id == station.id,
-               StationMembership.started_on <= on,
-               (StationMembership.ended_on.is_(None)) | (StationMembership.ended_on >= on))
+        .where(StationMembership.station_id == station.id, StationMembership.current_on(on))
         .options(selectinload(StationMembership.deputy).selectinload(Deputy.seats),
                  selectinload(StationMembership.deputy).selectinload(Deputy.topic_groups))
     ).all()

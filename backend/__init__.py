@@ -17,6 +17,7 @@ def create_app(**overrides) -> Flask:
     app.json.sort_keys = False
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
 
     from . import cli, errors, landing, openapi
     from .extensions import init_extensions

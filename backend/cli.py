@@ -24,7 +24,10 @@ def seed_demo(out: str | None, seed: int) -> None:
     """Create a demo county: townships, stations, deputies, staff accounts, invite codes."""
     from .services.demo import seed_demo as run
 
-    summary = run(seed=seed)
+    try:
+        summary = run(seed=seed)
+    except RuntimeError as exc:  # already seeded, or its usernames are taken
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(f"演示县「{summary['county']}」已生成：{len(summary['stations'])} 个联络站，"
                f"{summary['deputy_count']} 位代表，{len(summary['staff'])} 个工作人员账号。")

@@ -69,6 +69,8 @@ def load_config(**overrides) -> dict:
             None if app_id else f"http://127.0.0.1:{fake_port}/",
         ) or "https://api.weixin.qq.com/",
         "WECHAT_TIMEOUT_SECONDS": float(_env("WECHAT_TIMEOUT_SECONDS", "5")),
+        # Refresh the shared access token this long before WeChat says it expires.
+        "WECHAT_TOKEN_MARGIN_SECONDS": 300,
         "FAKE_WECHAT_PORT": fake_port,
         # Start the fake WeChat inside the process when nothing listens on its port yet
         # (the dev server does; tests and gunicorn start their own).

@@ -21,10 +21,12 @@ def create_app(**overrides) -> Flask:
 
     from . import cli, errors, landing, openapi
     from .extensions import init_extensions
+    from .services import scan_cache
     from .wechat import init_wechat
     from miniprogram_api import register_api
 
     init_extensions(app)
+    scan_cache.hook_invalidation()
     init_wechat(app)
     errors.register_error_handlers(app)
     register_api(app)

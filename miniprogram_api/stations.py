@@ -6,7 +6,7 @@ from flask import Response, current_app
 
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
-from backend.services import follows, reception, regions, station_codes, stations
+from backend.services import follows, reception, regions, scan_cache, station_codes, stations
 from .schemas import FollowDetail, FollowOut, NearbyOut, NearbyQuery, NearbyStationOut, ScanOut
 from .serialize import deputy_brief_out, next_day_out, station_out
 
@@ -19,12 +19,16 @@ def scan(scene: str):
 
     下一个接待日：当天在闭站时间之前为当天，否则为规则下 60 天内的下一天，没有则为 null。
     """
-    card = stations.station_card(stations.find_station_by_scene(scene))
-    return ScanOut(
-        station=station_out(card.station, card.region_path, card.rule),
-        deputies=[deputy_brief_out(d, card.today) for d in card.deputies],
-        next_reception_day=next_day_out(card.next_day),
-    )
+    body = scan_cache.lookup(scene)
+    if body is None:
+        card = stations.station_card(stations.find_station_by_scene(scene))
+        body = ScanOut(
+            station=station_out(card.station, card.region_path, card.rule),
+            deputies=[deputy_brief_out(d, card.today) for d in card.deputies],
+            next_reception_day=next_day_out(card.next_day),
+        ).model_dump_json().encode()
+        scan_cache.store(scene, body, card.station.closes_at)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/stations/nearby", query=NearbyQuery, response=NearbyOut)
@@ -33,7 +37,7 @@ def nearby(query: NearbyQuery):
     found = stations.nearby_stations(query.lat, query.lng, query.limit)
     found_stations = [s for s, _ in found]
     chains = regions.lineages(s.region for s in found_stations)
-    rules = reception.rules_for(found_stations)
+    rules = reception.rules_for(found_stations, chains)
     return NearbyOut(items=[
         station_out(s, [r.name for r in chains[s.region_id]], rules[s.id], NearbyStationOut, distance_m=round(d))
         for s, d in found])

@@ -10,7 +10,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from models import ReceptionRule, ReceptionRuleKind, Station, db
+from models import ReceptionRule, ReceptionRuleKind, Region, Station, db
 
 from .. import clock
 from . import regions
@@ -19,12 +19,14 @@ from . import regions
 LOOKAHEAD_DAYS = 60
 
 
-def rules_for(stations: list[Station]) -> dict[int, ReceptionRule | None]:
+def rules_for(stations: list[Station], chains: dict[int, list[Region]] | None = None) -> dict[int, ReceptionRule | None]:
     """Each station's rule: its own, else the nearest region's up its lineage, else the default.
 
-    Two queries whatever the number of stations (lineages, then the default rule if needed).
+    Two queries whatever the number of stations (lineages unless given, then the default rule
+    if needed).
     """
-    chains = regions.lineages(s.region for s in stations)
+    if chains is None:
+        chains = regions.lineages(s.region for s in stations)
     rules: dict[int, ReceptionRule | None] = {}
     default: list[ReceptionRule | None] = []
     for station in stations:
@@ -39,8 +41,9 @@ def rules_for(stations: list[Station]) -> dict[int, ReceptionRule | None]:
     return rules
 
 
-def rule_for(station: Station) -> ReceptionRule | None:
-    return rules_for([station])[station.id]
+def rule_for(station: Station, lineage: list[Region] | None = None) -> ReceptionRule | None:
+    chains = {station.region_id: lineage} if lineage is not None else None
+    return rules_for([station], chains)[station.id]
 
 
 def is_reception_date(rule: ReceptionRule, day: date) -> bool:

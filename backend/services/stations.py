@@ -145,10 +145,11 @@ class StationCard:
 
 def station_card(station: Station) -> StationCard:
     today = clock.beijing_today()
-    rule = reception.rule_for(station)
+    lineage = regions.lineage(station.region)
+    rule = reception.rule_for(station, lineage)
     return StationCard(
         station=station,
-        region_path=[r.name for r in regions.lineage(station.region)],
+        region_path=[r.name for r in lineage],
         rule=rule,
         deputies=station_deputies(station, today),
         next_day=reception.next_reception_day(station, rule),

@@ -1,12 +1,13 @@
 """The OpenAPI 3 document, built from the declared operations, and the browsable docs.
 
 The same pydantic models validate requests and describe them here, so the document cannot
-drift from the code. Swagger UI's files come from a Python package and are served by the app:
-county government networks are often closed to public CDNs.
+drift from the code. Swagger UI's files come from a Python package (flask-swagger-ui) and are
+served by the app: county government networks are often closed to public CDNs.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from flask import Blueprint, Flask, current_app, jsonify, render_template_string, send_from_directory
 from pydantic.json_schema import models_json_schema
 
@@ -120,7 +121,7 @@ def build_openapi(app: Flask) -> dict:
         paths.setdefault(path, {})[op.method.lower()] = item
 
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",  # pydantic writes JSON Schema 2020-12, which is what 3.1 uses
         "info": {
             "title": "联络站 API",
             "version": "1.0.0",
@@ -163,6 +164,7 @@ def docs_page():
 
 @docs.get("/api/docs/static/<path:filename>")
 def swagger_static(filename: str):
-    import swagger_ui_bundle
+    # flask-swagger-ui is used only for the Swagger UI 5 files it ships (5 reads OpenAPI 3.1).
+    import flask_swagger_ui
 
-    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+    return send_from_directory(Path(flask_swagger_ui.__file__).parent / "dist", filename, max_age=86400)

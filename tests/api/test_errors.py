@@ -77,3 +77,24 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["checks"]["database"] == "ok"
+
+
+def test_readiness_says_unavailable_when_redis_is_down(app, fake_wechat):
+    from backend import create_app
+
+    broken = create_app(TESTING=True, SECRET_KEY="x", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+                        REDIS_URL="redis://127.0.0.1:1/0", WECHAT_API_BASE=fake_wechat.base_url)
+    response = broken.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "checks": {"database": "ok", "redis": "unavailable"}}
+    with broken.app_context():
+        db.engine.dispose()
+
+
+def test_readiness_says_unavailable_when_the_database_is_down(fake_wechat):
+    from backend import create_app
+
+    broken = create_app(TESTING=True, SECRET_KEY="x", REDIS_URL=None, WECHAT_API_BASE=fake_wechat.base_url,
+                        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    response = broken.test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json()["checks"]["database"] == "unavailable"

@@ -53,3 +53,9 @@ def test_docs_page_serves_swagger_ui_locally(client):
     for asset in re.findall(rb'(?:src|href)="([^"]+)"', page.data):
         assert asset.startswith(b"/api/docs/static/"), asset  # no CDN
         assert client.get(asset.decode()).status_code == 200
+
+
+def test_the_document_is_valid_openapi(client):
+    from openapi_spec_validator import validate
+
+    validate(client.get("/api/openapi.json").get_json())

@@ -81,6 +81,22 @@ def load_config(**overrides) -> dict:
         # Request limits: JSON bodies are small; uploads (a later issue) raise this per route.
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1024 * 1024),
         "JSON_AS_ASCII": False,
+        # Residents' images (POST /api/v1/uploads): local disk by default; keys are random names.
+        "UPLOAD_DIR": _env("UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads")),
+        "UPLOAD_MAX_BYTES": _env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024),
+        # Decoding is what costs memory (3 bytes a pixel), not the file size: a 5 MB PNG can
+        # claim 40000 × 40000 pixels. 40 MP covers phone cameras.
+        "UPLOAD_MAX_PIXELS": _env_int("UPLOAD_MAX_PIXELS", 40_000_000),
+        # Signed /media links: for viewers in the mini-program (re-issued with every answer that
+        # shows the image), and for WeChat's image check, which fetches the image from outside
+        # (PUBLIC_BASE_URL) some time within 30 minutes — a day leaves room for its retries.
+        "MEDIA_URL_TTL_SECONDS": _env_int("MEDIA_URL_TTL_SECONDS", 3600),
+        "MEDIA_CHECK_URL_TTL_SECONDS": _env_int("MEDIA_CHECK_URL_TTL_SECONDS", 24 * 3600),
+        # WeChat content security scene (1 资料, 2 评论, 3 论坛, 4 社交日志): an issue is a post
+        # of its own read by others, closest to 论坛.
+        "CONTENT_CHECK_SCENE": _env_int("CONTENT_CHECK_SCENE", 3),
+        # Encrypts personal data at rest (phones); derived from SECRET_KEY when unset.
+        "DATA_ENCRYPTION_KEY": _env("DATA_ENCRYPTION_KEY"),
     }
     cfg.update(overrides)
     return cfg

@@ -5,6 +5,11 @@ tests exercise the real gateway. Errors come back as WeChat sends them: HTTP 200
 {"errcode", "errmsg"}. Control endpoints under /__fake__/ let tests (in any process) inject
 failures and delays, read the call log and expire tokens; FakeWeChat mirrors them as methods.
 
+Content security (msgSecCheck v2, mediaCheckAsync v2) judges by word lists, not by meaning:
+text containing a risky word is "risky", one containing a review word is "review", anything
+else "pass". Images are not judged at all: mediaCheckAsync only records what it was asked (the
+push of its verdict is not played yet), so tests can read the media_url WeChat would fetch.
+
 Run standalone: python -m backend.wechat.fake_server --port 8765
 """
 from __future__ import annotations
@@ -30,6 +35,16 @@ from urllib.parse import parse_qs, urlsplit
 _HANDOVER_RATIO = 300 / 7200
 _SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 _PAGE_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+
+# Defaults of the content-security word lists (reset() restores them). Plain words a test can
+# type: 赌博 and 枪支 stand for illegal content, 示威 for text a person should look at.
+DEFAULT_RISKY_WORDS = ("赌博", "枪支")
+DEFAULT_REVIEW_WORDS = ("示威",)
+# msgSecCheck v2 limits: "文本字数的上限为2500字"; scene 1 资料, 2 评论, 3 论坛, 4 社交日志.
+MSG_SEC_CHECK_MAX_CHARS = 2500
+_SEC_SCENES = (1, 2, 3, 4)
+# The labels the fake answers with, from WeChat's list: 100 正常, 20006 违法犯罪, 21000 其他.
+LABEL_NORMAL, LABEL_RISKY, LABEL_REVIEW = 100, 20006, 21000
 
 Answer = tuple[int, str, bytes]
 
@@ -122,6 +137,9 @@ class FakeWeChat:
             self._with_unionid = False
             self._stable_token_calls = 0
             self._legacy_token_calls = 0
+            self._risky_words = list(DEFAULT_RISKY_WORDS)
+            self._review_words = list(DEFAULT_REVIEW_WORDS)
+            self._media_checks: list[dict] = []
 
     def calls(self, path: str | None = None) -> list[dict]:
         """Requests received, oldest first: {path, method, query, json}."""
@@ -152,9 +170,11 @@ class FakeWeChat:
                 token.expires_at = min(token.expires_at, now)
 
     def configure(self, token_ttl_seconds: float | None = None, handover_seconds: float | None = None,
-                  with_unionid: bool | None = None) -> None:
+                  with_unionid: bool | None = None, risky_words: list[str] | None = None,
+                  review_words: list[str] | None = None) -> None:
         """Change the lifetime of tokens issued from now on, the handover window (by default
-        5 minutes of 2 hours, scaled to the ttl) or whether jscode2session adds a unionid."""
+        5 minutes of 2 hours, scaled to the ttl), whether jscode2session adds a unionid, or the
+        words msgSecCheck judges by (a list replaces the current one; [] judges nothing so)."""
         with self._lock:
             if token_ttl_seconds is not None:
                 self._ttl = float(token_ttl_seconds)
@@ -162,6 +182,16 @@ class FakeWeChat:
                 self._handover_seconds = float(handover_seconds)
             if with_unionid is not None:
                 self._with_unionid = bool(with_unionid)
+            if risky_words is not None:
+                self._risky_words = _words(risky_words)
+            if review_words is not None:
+                self._review_words = _words(review_words)
+
+    def media_checks(self) -> list[dict]:
+        """mediaCheckAsync requests accepted, oldest first: {trace_id, media_url, media_type,
+        openid, scene}."""
+        with self._lock:
+            return [dict(c) for c in self._media_checks]
 
     def stats(self) -> dict:
         with self._lock:
@@ -213,6 +243,8 @@ class FakeWeChat:
             return _json(self.calls(query.get("path")))
         if method == "GET" and name == "stats":
             return _json(self.stats())
+        if method == "GET" and name == "media-checks":
+            return _json(self.media_checks())
         actions = {
             "reset": lambda: self.reset(),
             "fail": lambda: self.fail(**body),
@@ -340,6 +372,68 @@ class FakeWeChat:
         width = min(1280, max(280, width if isinstance(width, int) else 430))
         return 200, "image/png", _png(width, scene, page or "")
 
+    def _msg_sec_check(self, query, raw, body) -> Answer:
+        refused = self._check_token(query) or self._check_sec_request(body)
+        if refused:
+            return refused
+        content = body.get("content")
+        if not isinstance(content, str):
+            return _error(47001, "data format error")
+        if not content:
+            return _error(44002, "empty post data")
+        if len(content) > MSG_SEC_CHECK_MAX_CHARS:
+            # WeChat documents the limit but not its error; the fake answers "data format error".
+            return _error(47001, "data format error: content longer than 2500 characters")
+        # Title and nickname are judged with the content, as WeChat does.
+        text = "\n".join(str(body.get(k) or "") for k in ("title", "nickname", "content"))
+        with self._lock:
+            risky = next((w for w in self._risky_words if w in text), None)
+            review = next((w for w in self._review_words if w in text), None)
+        if risky:
+            suggest, label, keyword = "risky", LABEL_RISKY, risky
+        elif review:
+            suggest, label, keyword = "review", LABEL_REVIEW, review
+        else:
+            suggest, label, keyword = "pass", LABEL_NORMAL, None
+        detail = [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label, "prob": 90}]
+        if keyword:
+            detail.append({"strategy": "keyword", "errcode": 0, "suggest": suggest, "label": label,
+                           "level": 90, "keyword": keyword})
+        return _json({"errcode": 0, "errmsg": "ok", "result": {"suggest": suggest, "label": label},
+                      "detail": detail, "trace_id": _trace_id()})
+
+    def _media_check_async(self, query, raw, body) -> Answer:
+        refused = self._check_token(query) or self._check_sec_request(body)
+        if refused:
+            return refused
+        media_url = body.get("media_url")
+        if not isinstance(media_url, str) or not media_url:
+            return _error(44002, "empty media_url")
+        if not media_url.startswith(("http://", "https://")):
+            return _error(47001, "data format error: media_url")
+        if body.get("media_type") not in (1, 2):  # 1 audio, 2 image
+            return _error(47001, "data format error: media_type")
+        trace_id = _trace_id()
+        with self._lock:
+            self._media_checks.append({"trace_id": trace_id, "media_url": media_url,
+                                       "media_type": body["media_type"], "openid": body["openid"],
+                                       "scene": body["scene"]})
+        return _json({"errcode": 0, "errmsg": "ok", "trace_id": trace_id})
+
+    @staticmethod
+    def _check_sec_request(body) -> Answer | None:
+        """What msgSecCheck and mediaCheckAsync v2 both require: version 2, an openid, a scene."""
+        if not isinstance(body, dict):
+            return _error(47001, "data format error")
+        if body.get("version") != 2:
+            return _error(47001, "data format error: version must be 2")
+        openid = body.get("openid")
+        if not isinstance(openid, str) or not openid:
+            return _error(40003, "invalid openid")
+        if body.get("scene") not in _SEC_SCENES or isinstance(body.get("scene"), bool):
+            return _error(40129, "invalid scene")
+        return None
+
 
 _ROUTES = {
     "/cgi-bin/stable_token": ("POST", FakeWeChat._stable_token),
@@ -347,6 +441,8 @@ _ROUTES = {
     "/cgi-bin/getcallbackip": ("GET", FakeWeChat._callback_ip),
     "/sns/jscode2session": ("GET", FakeWeChat._jscode2session),
     "/wxa/getwxacodeunlimit": ("POST", FakeWeChat._wxacode_unlimit),
+    "/wxa/msg_sec_check": ("POST", FakeWeChat._msg_sec_check),
+    "/wxa/media_check_async": ("POST", FakeWeChat._media_check_async),
 }
 
 _ERRMSG = {
@@ -357,6 +453,8 @@ _ERRMSG = {
     42001: "access_token expired",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",
+    61010: "user access record expired",
+    87014: "risky content",
 }
 
 
@@ -421,6 +519,17 @@ def _json(value) -> Answer:
 def _error(errcode: int, errmsg: str) -> Answer:
     # WeChat appends a request id to every error message.
     return _json({"errcode": errcode, "errmsg": f"{errmsg} rid: {secrets.token_hex(4)}-{secrets.token_hex(4)}"})
+
+
+def _words(words) -> list[str]:
+    if isinstance(words, str) or not all(isinstance(w, str) and w for w in words):
+        raise TypeError("word lists are lists of non-empty strings")
+    return list(words)
+
+
+def _trace_id() -> str:
+    # WeChat's trace ids look like "60ae120f-371d5872-7941a05b".
+    return "-".join(secrets.token_hex(4) for _ in range(3))
 
 
 def _png(width: int, scene: str, page: str) -> bytes:

@@ -19,7 +19,7 @@ def create_app(**overrides) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
 
-    from . import cli, errors, landing, openapi
+    from . import cli, errors, landing, media, openapi
     from .extensions import init_extensions
     from .services import scan_cache
     from .wechat import init_wechat
@@ -32,5 +32,6 @@ def create_app(**overrides) -> Flask:
     register_api(app)
     app.register_blueprint(openapi.docs)
     app.register_blueprint(landing.bp)
+    app.register_blueprint(media.bp)
     cli.register_commands(app)
     return app

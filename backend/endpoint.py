@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from models import Role, db
 
+from . import idempotency
 from .auth import current_caller
 from .errors import Forbidden
 from .validation import parse_json_body, parse_query
@@ -35,6 +36,8 @@ class Operation:
     errors: list[str] = field(default_factory=list)
     # Non-JSON answers (PNG, SVG, PDF, HTML): media type → description
     produces: dict[str, str] | None = None
+    # Honours an `Idempotency-Key` header (creating writes; needs a signed-in caller).
+    idempotent: bool = False
 
 
 class ApiBlueprint(Blueprint):
@@ -45,8 +48,9 @@ class ApiBlueprint(Blueprint):
         self.tag = tag
 
     def operation(self, method: str, rule: str, *, body=None, query=None, response=None,
-                  status: int = 200, roles=None, auth: bool = False, errors=(), produces=None):
-        if auth and roles is None:
+                  status: int = 200, roles=None, auth: bool = False, errors=(), produces=None,
+                  idempotent: bool = False):
+        if (auth or idempotent) and roles is None:
             roles = frozenset()
         role_set = frozenset(roles) if roles is not None else None
 
@@ -56,7 +60,7 @@ class ApiBlueprint(Blueprint):
             op = Operation(
                 method=method, summary=summary.strip(), description=description.strip(),
                 tags=[self.tag], body=body, query=query, response=response, status=status,
-                roles=role_set, errors=list(errors), produces=produces,
+                roles=role_set, errors=list(errors), produces=produces, idempotent=idempotent,
             )
 
             @functools.wraps(view)
@@ -67,16 +71,30 @@ class ApiBlueprint(Blueprint):
                     if op.roles and not caller.has(*op.roles):
                         raise Forbidden()
                     kwargs["caller"] = caller
-                if op.query is not None:
-                    kwargs["query"] = parse_query(request, op.query)
-                if op.body is not None:
-                    kwargs["body"] = parse_json_body(request, op.body)
-                result = view(**kwargs)
-                if op.method != "GET":
-                    # One transaction per request: services flush, the request commits once;
-                    # on an error the session is rolled back when the app context ends.
-                    db.session.commit()
-                return _render(result, op.status)
+                claim = None
+                if op.idempotent:
+                    outcome = idempotency.begin(kwargs["caller"].user.id, request)
+                    if isinstance(outcome, Response):
+                        return outcome  # a replay: the first answer, as it was
+                    claim = outcome
+                try:
+                    if op.query is not None:
+                        kwargs["query"] = parse_query(request, op.query)
+                    if op.body is not None:
+                        kwargs["body"] = parse_json_body(request, op.body)
+                    response = _render(view(**kwargs), op.status)
+                    if claim is not None:
+                        idempotency.finish(claim, response)
+                    if op.method != "GET":
+                        # One transaction per request: services flush, the request commits once;
+                        # on an error the session is rolled back when the app context ends.
+                        db.session.commit()
+                except BaseException:
+                    if claim is not None:
+                        db.session.rollback()  # SQLite: free the write lock before releasing
+                        idempotency.release(claim)
+                    raise
+                return response
 
             wrapper.api_operation = op  # read by backend.openapi
             self.add_url_rule(rule, view_func=wrapper, methods=[method])

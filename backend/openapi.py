@@ -86,6 +86,10 @@ def build_openapi(app: Flask) -> dict:
             for name, prop in qschema.get("properties", {}).items():
                 params.append({"name": name, "in": "query", "required": name in required,
                                "schema": prop, **({"description": prop["description"]} if "description" in prop else {})})
+        if op.idempotent:
+            params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                           "schema": {"type": "string", "maxLength": 128},
+                           "description": "重复提交时返回首次结果（保留24小时）"})
         if params:
             item["parameters"] = params
         if op.body is not None:
@@ -105,6 +109,8 @@ def build_openapi(app: Flask) -> dict:
             codes.append("invalid_input")
         if op.body is not None:
             codes += ["unsupported_media_type", "payload_too_large"]
+        if op.idempotent:
+            codes += ["conflict", "idempotency_key_reused"]
         if op.roles is not None:
             codes += ["unauthorized", "token_expired"]
             if op.roles:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, deputies, health, stations
+from . import auth, deputies, deputy_issues, health, issues, manage_issues, stations, uploads
 
 API_PREFIX = "/api/v1"
 
 
 def register_api(app: Flask) -> None:
-    for module in (auth, stations, deputies):
+    for module in (auth, stations, deputies, uploads, issues, deputy_issues, manage_issues):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     app.register_blueprint(health.bp)

@@ -69,8 +69,9 @@ def database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(fake_wechat, database_url):
+def app(fake_wechat, database_url, tmp_path_factory):
     app = create_app(
+        UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
         TESTING=True,
         SECRET_KEY="test-secret",
         SQLALCHEMY_DATABASE_URI=database_url,

@@ -107,3 +107,26 @@ def staff_login(client, username: str, password: str = "Secret-pass-1") -> dict:
     response = client.post("/api/v1/manage/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+DEFAULT_CATEGORIES = ("城乡建设", "交通出行", "生态环境", "教育", "医疗卫生", "社会保障", "社会治理", "经济发展", "其他")
+
+
+def create_categories() -> None:
+    from models import Category
+
+    db.session.add_all(Category(name=name, sort_order=i) for i, name in enumerate(DEFAULT_CATEGORIES))
+    db.session.commit()
+
+
+def bind_deputy_user(client, app, deputy_id: int, code: str) -> str:
+    """Sign `code` in with WeChat and bind it to the deputy; returns the deputy's token."""
+    from backend.services.signin import create_invite
+
+    with app.app_context():
+        invite_code = create_invite(db.session.get(Deputy, deputy_id)).code
+        db.session.commit()
+    token = wx_login(client, code)["token"]
+    response = client.post("/api/v1/auth/bind-deputy", json={"invite_code": invite_code}, headers=auth(token))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["token"]

@@ -1,0 +1,50 @@
+"""Who may see which issue. Anything outside the caller's reach is `issue_not_found`, so
+tracking numbers cannot be probed.
+
+- a resident: the issues they submitted;
+- a deputy: issues of the stations they are grouped into now, and issues addressed or assigned
+  to them — but never one held for review (pending_review) until staff release it;
+- staff: issues of the stations they manage (a region admin: every station in the region).
+"""
+from __future__ import annotations
+
+from sqlalchemy import false, or_
+
+from models import Issue, IssueStatus, Station, StationMembership, db
+
+from .. import clock
+from ..auth import Caller
+from ..errors import NotFound
+from ..permissions import station_scope_clause
+
+
+class IssueNotFound(NotFound):
+    code, message = "issue_not_found", "未找到该意见建议"
+
+
+def visible_clause(caller: Caller):
+    """A WHERE clause on Issue: what this caller may see, in any of their roles."""
+    clauses = [Issue.submitter_id == caller.user.id]
+    if caller.deputy is not None:
+        deputy_id = caller.deputy.id
+        stations = db.select(StationMembership.station_id).where(
+            StationMembership.deputy_id == deputy_id, StationMembership.current_on(clock.beijing_today()))
+        clauses.append(
+            (Issue.status != IssueStatus.pending_review)
+            & (Issue.station_id.in_(stations) | (Issue.addressed_deputy_id == deputy_id)
+               | (Issue.assigned_deputy_id == deputy_id)))
+    if caller.staff is not None:
+        clauses.append(Issue.station_id.in_(db.select(Station.id).where(station_scope_clause(caller))))
+    return or_(*clauses) if clauses else false()
+
+
+def access_issue(caller: Caller, no: str) -> Issue:
+    """The issue numbered `no`, if the caller may see it.
+
+    :raise 404 issue_not_found: no such issue, or one the caller may not see.
+    """
+    query = db.select(Issue).where(Issue.no == no, visible_clause(caller))
+    issue = db.session.scalar(query)
+    if issue is None:
+        raise IssueNotFound()
+    return issue

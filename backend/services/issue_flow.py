@@ -1,0 +1,243 @@
+"""The state machine of residents' issues (意见建议), exactly as API.md's table.
+
+Every move is one named verb. Each verb checks who may make it, then moves the issue with a
+conditional UPDATE (`WHERE status IN (allowed)`), so the guard holds in the database: of two
+accepts at once, one changes the row and the other finds nothing to change and gets 409.
+Every move appends an `IssueEvent`; nothing here updates or deletes an event.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import update
+
+from models import (
+    Department,
+    Deputy,
+    Issue,
+    IssueEvent,
+    IssueStatus,
+    Rating,
+    RatingScore,
+    Reply,
+    Role,
+    StationMembership,
+    Transfer,
+    User,
+    db,
+)
+
+from .. import clock
+from . import workdays
+from ..errors import ApiError, Forbidden
+
+S = IssueStatus
+
+# Issue 3: accept within 2 working days of submission, first reply within 7 of acceptance.
+ACCEPT_WITHIN_WORKDAYS = 2
+REPLY_WITHIN_WORKDAYS = 7
+# After this many unsatisfied ratings the issue is closed as unsatisfied (API.md).
+MAX_UNSATISFIED = 3
+# A resolved issue nobody rates is closed by the scheduler after this many days.
+AUTO_CLOSE_DAYS = 7
+
+
+class InvalidTransition(ApiError):
+    status, code, message = 409, "invalid_transition", "该意见建议当前状态不允许此操作，请刷新后重试"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who moves an issue, and in which capacity. `user` is None for the scheduler."""
+
+    user: User | None
+    role: Role | str
+    deputy: Deputy | None = None
+
+    @property
+    def role_name(self) -> str:
+        return self.role.value if isinstance(self.role, Role) else self.role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.station_manager, Role.region_admin)
+
+
+SCHEDULER = Actor(user=None, role="scheduler")
+
+
+def _move(issue: Issue, actor: Actor, kind: str, allowed_from: set[IssueStatus], to: IssueStatus | None,
+          note: str | None = None, **values) -> None:
+    """Move `issue` from one of `allowed_from` to `to` (None: stay) and record the event.
+
+    :raise 409 invalid_transition: the issue is not (or no longer) in an allowed state.
+    """
+    before = issue.status
+    if before not in allowed_from:
+        raise InvalidTransition()
+    target = to or before
+    moved = db.session.execute(
+        update(Issue).where(Issue.id == issue.id, Issue.status.in_(list(allowed_from)))
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        # Someone else moved it between our read and our write.
+        raise InvalidTransition()
+    db.session.add(IssueEvent(issue_id=issue.id, kind=kind, from_status=before.value, to_status=target.value,
+                              actor_id=actor.user.id if actor.user else None, actor_role=actor.role_name,
+                              note=note))
+    db.session.flush()
+    db.session.refresh(issue)
+
+
+def _is_station_deputy(deputy: Deputy | None, station_id: int, on: date) -> bool:
+    if deputy is None or deputy.retired_at is not None:
+        return False
+    return db.session.scalar(db.select(StationMembership.id).where(
+        StationMembership.deputy_id == deputy.id, StationMembership.station_id == station_id,
+        StationMembership.current_on(on)).limit(1)) is not None
+
+
+def _require_handler(issue: Issue, actor: Actor) -> None:
+    """Staff of the station, or the deputy the issue is assigned to.
+
+    :raise 403 forbidden:
+    """
+    if actor.is_staff:
+        return
+    if actor.deputy is not None and issue.assigned_deputy_id == actor.deputy.id:
+        return
+    raise Forbidden("该意见建议未分派给您办理")
+
+
+# --- the verbs --------------------------------------------------------------------------------
+
+def release_issue(issue: Issue, actor: Actor) -> None:
+    """Staff release an issue held for review (pending_review → submitted)."""
+    _require_staff(actor)
+    _move(issue, actor, "released", {S.pending_review}, S.submitted)
+
+
+def reject_issue(issue: Issue, actor: Actor, reason: str) -> None:
+    """不予受理, with a reason; final. From submitted (deputy of the station or staff) or from
+    pending_review (staff only)."""
+    if issue.status == S.pending_review:
+        _require_staff(actor)
+    elif not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
+        raise Forbidden("只有本站代表或工作人员可以处理")
+    _move(issue, actor, "rejected", {S.submitted, S.pending_review}, S.rejected, note=reason,
+          reject_reason=reason, closed_at=clock.now())
+
+
+def accept_issue(issue: Issue, actor: Actor) -> None:
+    """受理: a deputy of the station or staff take the issue up.
+
+    It is assigned to the addressed deputy if the resident chose one, else to the accepting
+    deputy (staff accepting an unaddressed issue assign it later).
+    """
+    if not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
+        raise Forbidden("只有本站代表或工作人员可以受理")
+    assignee = issue.addressed_deputy_id or (actor.deputy.id if actor.deputy and not actor.is_staff else None)
+    reply_due = workdays.add_workdays(clock.beijing_today(), REPLY_WITHIN_WORKDAYS)
+    _move(issue, actor, "accepted", {S.submitted}, S.accepted, assigned_deputy_id=assignee,
+          accepted_at=clock.now(), reply_due_on=reply_due.date,
+          deadline_estimated=issue.deadline_estimated or reply_due.estimated)
+
+
+def reply_to_issue(issue: Issue, actor: Actor, content: str, public: bool = False) -> Reply:
+    """答复. More replies are allowed; the first sets the first-response time."""
+    _require_handler(issue, actor)
+    now = clock.now()
+    values = {} if issue.first_response_at else {"first_response_at": now}
+    _move(issue, actor, "replied", {S.accepted, S.replied, S.reopened}, S.replied, **values)
+    return _add_reply(issue, actor, content, public, "reply")
+
+
+def transfer_issue(issue: Issue, actor: Actor, department: str, due_on: date) -> Transfer:
+    """交办: hand the issue to a department with a deadline (a Beijing date, not in the past)."""
+    _require_handler(issue, actor)
+    if due_on < clock.beijing_today():
+        raise ApiError("办理期限不能早于今天", details={"fields": {"deadline": "不能早于今天"}})
+    _move(issue, actor, "transferred", {S.accepted, S.replied, S.reopened}, S.transferred,
+          note=f"{department}（期限 {due_on.isoformat()}）")
+    known = db.session.scalar(db.select(Department).where(Department.name == department, Department.is_active))
+    transfer = Transfer(issue_id=issue.id, department_id=known.id if known else None, department_name=department,
+                        due_on=due_on, created_by_id=actor.user.id)
+    db.session.add(transfer)
+    db.session.flush()
+    return transfer
+
+
+def record_department_result(issue: Issue, actor: Actor, content: str) -> Reply:
+    """The department's result, recorded as a reply (transferred → replied)."""
+    _require_handler(issue, actor)
+    now = clock.now()
+    values = {} if issue.first_response_at else {"first_response_at": now}
+    _move(issue, actor, "department_result", {S.transferred}, S.replied, **values)
+    open_transfer = next((t for t in reversed(issue.transfers) if t.result_at is None), None)
+    if open_transfer is not None:
+        open_transfer.result_at = now
+    return _add_reply(issue, actor, content, False, "department_result")
+
+
+def resolve_issue(issue: Issue, actor: Actor, summary: str) -> None:
+    """办结, with a summary; the resident may now rate this resolution once."""
+    _require_handler(issue, actor)
+    _move(issue, actor, "resolved", {S.accepted, S.replied, S.transferred, S.reopened}, S.resolved, note=summary,
+          resolution_summary=summary, resolved_at=clock.now(), resolution_round=issue.resolution_round + 1)
+
+
+def rate_issue(issue: Issue, actor: Actor, score: RatingScore, comment: str | None) -> Rating:
+    """满意度测评 by the resident who submitted it, once per resolution.
+
+    Satisfied or basically satisfied closes it. Unsatisfied reopens it: the first time back to
+    the deputy, the second time to the station manager, the third time it closes as unsatisfied.
+    """
+    if actor.user is None or actor.user.id != issue.submitter_id:
+        raise Forbidden("只有提交人可以评价")
+    rating = Rating(issue_id=issue.id, resolution_round=issue.resolution_round, score=score, comment=comment)
+    now = clock.now()
+    if score != RatingScore.unsatisfied:
+        _move(issue, actor, "rated", {S.resolved}, S.closed, note=comment, closed_at=now)
+    else:
+        count = issue.unsatisfied_count + 1
+        if count >= MAX_UNSATISFIED:
+            _move(issue, actor, "rated", {S.resolved}, S.closed, note=comment, closed_at=now,
+                  unsatisfied_count=count)
+        else:
+            _move(issue, actor, "rated", {S.resolved}, S.reopened, note=comment, unsatisfied_count=count,
+                  escalated_to_manager=count >= 2)
+    db.session.add(rating)
+    db.session.flush()
+    return rating
+
+
+def reassign_issue(issue: Issue, actor: Actor, deputy: Deputy) -> None:
+    """Staff hand the issue to another deputy of its station (any state but closed, rejected)."""
+    _require_staff(actor)
+    if not _is_station_deputy(deputy, issue.station_id, clock.beijing_today()):
+        raise ApiError("该代表不属于本联络站", details={"fields": {"deputy_id": "不是本站代表"}})
+    allowed = set(S) - {S.closed, S.rejected}
+    _move(issue, actor, "assigned", allowed, None, note=deputy.name, assigned_deputy_id=deputy.id)
+
+
+def auto_close_issue(issue: Issue) -> None:
+    """The scheduler closes a resolution nobody rated within AUTO_CLOSE_DAYS days."""
+    _move(issue, SCHEDULER, "auto_closed", {S.resolved}, S.closed, closed_at=clock.now())
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _require_staff(actor: Actor) -> None:
+    if not actor.is_staff:
+        raise Forbidden("只有工作人员可以进行此操作")
+
+
+def _add_reply(issue: Issue, actor: Actor, content: str, public: bool, kind: str) -> Reply:
+    reply = Reply(issue_id=issue.id, author_id=actor.user.id, deputy_id=actor.deputy.id if actor.deputy else None,
+                  kind=kind, content=content, is_public=public)
+    db.session.add(reply)
+    db.session.flush()
+    return reply

@@ -1,0 +1,123 @@
+"""A resident submits an issue (意见建议) to a station.
+
+The text goes through WeChat's content check first: risky text is refused (422
+`content_rejected`), and text the check wants reviewed — or could not judge because WeChat
+was unavailable — is kept as `pending_review` for staff, never lost and never shown to the
+station's deputies until released.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from models import Category, Issue, IssueEvent, IssueImage, IssueStatus, Station, StationMembership, db
+from models.upload import MediaCheckStatus
+
+from .. import clock
+from ..auth import Caller
+from ..crypto import encrypt_text, mask_phone
+from ..errors import ApiError, InvalidInput, RateLimited
+from . import content_check, issue_numbers, workdays
+from .issue_flow import ACCEPT_WITHIN_WORKDAYS
+from .uploads import owned_uploads
+
+# Per user, not per address: many residents share a carrier's address.
+MAX_SUBMISSIONS_PER_HOUR = 10
+
+
+class ContentRejected(ApiError):
+    status, code, message = 422, "content_rejected", "内容未通过安全检查，请修改后再提交"
+
+
+@dataclass
+class IssueDraft:
+    station: Station
+    category: str
+    content: str
+    deputy_id: int | None = None
+    image_ids: tuple[int, ...] = ()
+    anonymous: bool = False
+    contact_phone: str | None = None
+    share_phone: bool = False
+
+
+def submit_issue(caller: Caller, draft: IssueDraft) -> Issue:
+    """Create the issue, numbered, with its deadlines and its first event.
+
+    :raise 400 invalid_input: unknown category, a deputy not of this station, images not the caller's.
+    :raise 422 content_rejected: the content check found the text risky.
+    :raise 429 rate_limited: more than MAX_SUBMISSIONS_PER_HOUR in the last hour.
+    """
+    _check_rate(caller)
+    category = _check_references(draft)
+    uploads = _check_images(caller, draft.image_ids)
+    verdict = content_check.check_text(caller.user.openid or "", draft.content)
+    if verdict.suggest == "risky":
+        raise ContentRejected()
+    status = IssueStatus.submitted if verdict.suggest == "pass" else IssueStatus.pending_review
+
+    today = clock.beijing_today()
+    accept_due = workdays.add_workdays(today, ACCEPT_WITHIN_WORKDAYS)
+    issue = Issue(
+        no=issue_numbers.next_issue_no(today),
+        station_id=draft.station.id, category_id=category.id, content=draft.content,
+        submitter_id=caller.user.id, is_anonymous=draft.anonymous,
+        addressed_deputy_id=draft.deputy_id, status=status,
+        content_check=verdict.suggest, content_check_trace_id=verdict.trace_id,
+        accept_due_on=accept_due.date, deadline_estimated=accept_due.estimated,
+        created_at=clock.now(),
+    )
+    if draft.contact_phone:
+        issue.contact_phone_encrypted = encrypt_text(draft.contact_phone)
+        issue.contact_phone_masked = mask_phone(draft.contact_phone)
+        issue.contact_phone_shared = draft.share_phone
+    db.session.add(issue)
+    db.session.flush()
+    db.session.add_all(IssueImage(issue_id=issue.id, upload_id=u.id, position=i) for i, u in enumerate(uploads))
+    db.session.add(IssueEvent(issue_id=issue.id, kind="submitted", from_status=None, to_status=status.value,
+                              actor_id=caller.user.id, actor_role="resident",
+                              note=None if status == IssueStatus.submitted else "待审核"))
+    db.session.flush()
+    return issue
+
+
+def _check_rate(caller: Caller) -> None:
+    since = clock.now() - timedelta(hours=1)
+    recent = db.session.scalar(db.select(db.func.count(Issue.id)).where(
+        Issue.submitter_id == caller.user.id, Issue.created_at > since))
+    if recent >= MAX_SUBMISSIONS_PER_HOUR:
+        raise RateLimited("提交过于频繁，每小时最多提交10条，请稍后再试", headers={"Retry-After": "3600"})
+
+
+def _check_references(draft: IssueDraft) -> Category:
+    """The draft's category, once it and the addressed deputy are known to be valid."""
+    fields: dict[str, str] = {}
+    category = db.session.scalar(db.select(Category).where(Category.name == draft.category, Category.is_active))
+    if category is None:
+        fields["category"] = "请选择有效的分类"
+    if draft.deputy_id is not None:
+        member = db.session.scalar(db.select(StationMembership.id).where(
+            StationMembership.station_id == draft.station.id, StationMembership.deputy_id == draft.deputy_id,
+            StationMembership.current_on(clock.beijing_today())).limit(1))
+        if member is None:
+            fields["deputy_id"] = "该代表不属于本联络站"
+    if fields:
+        raise InvalidInput(fields)
+    return category
+
+
+def _check_images(caller: Caller, image_ids) -> list:
+    """The caller's uploads to attach. An image WeChat found risky is refused; one still being
+    checked is attached and stays visible only to its sender until the verdict comes.
+
+    :raise 400 invalid_input: an image not the caller's, given twice, risky, or already used.
+    """
+    uploads = owned_uploads(caller.user.id, image_ids)
+    for upload in uploads:
+        if upload.media_check_status in (MediaCheckStatus.risky, MediaCheckStatus.review):
+            raise InvalidInput({"images": "有图片未通过安全检查，请删除后再提交"})
+    used = db.session.scalar(db.select(IssueImage.id).where(
+        IssueImage.upload_id.in_([u.id for u in uploads])).limit(1)) if uploads else None
+    if used is not None:
+        raise InvalidInput({"images": "图片已用于其他意见建议，请重新上传"})
+    return uploads

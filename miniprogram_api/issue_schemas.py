@@ -14,6 +14,15 @@ StatusName = Literal["pending_review", "submitted", "accepted", "replied", "tran
 ScoreName = Literal["satisfied", "basically_satisfied", "unsatisfied"]
 
 
+class CategoryOut(ApiModel):
+    id: int
+    name: str
+
+
+class CategoryList(ApiModel):
+    items: list[CategoryOut]
+
+
 class IssueCreate(ApiModel):
     scene: str | None = Field(default=None, max_length=32, description="扫码得到的联络站 scene（与 station_id 二选一）")
     station_id: int | None = Field(default=None, ge=1)

@@ -6,12 +6,19 @@ from backend.endpoint import ApiBlueprint
 from backend.services import issue_access, issue_flow, stations
 from backend.services.issue_flow import Actor
 from backend.services.submit_issue import IssueDraft, submit_issue
-from models import Issue, RatingScore, Role, db
+from models import Category, Issue, RatingScore, Role, db
 
-from .issue_schemas import IssueCreate, IssueOut, IssuePage, PageQuery, RatingIn
+from .issue_schemas import CategoryList, CategoryOut, IssueCreate, IssueOut, IssuePage, PageQuery, RatingIn
 from .issue_serialize import issue_detail, issue_summary
 
 bp = ApiBlueprint("issues", __name__, tag="意见建议")
+
+
+@bp.get("/categories", response=CategoryList)
+def categories():
+    """意见建议的分类（工作人员可调整）"""
+    rows = db.session.scalars(db.select(Category).where(Category.is_active).order_by(Category.sort_order, Category.id))
+    return CategoryList(items=[CategoryOut(id=c.id, name=c.name) for c in rows])
 
 
 @bp.post("/issues", body=IssueCreate, response=IssueOut, status=201, roles={Role.resident}, idempotent=True,

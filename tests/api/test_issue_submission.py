@@ -162,3 +162,32 @@ def test_images_are_attached_and_shown_to_the_sender_until_checked(client, world
                                                     "content": "借用别人的图片提交意见建议。"},
                            headers=auth(world["tokens"]["stranger"]))
     assert stranger.status_code == 400 and "images" in stranger.get_json()["error"]["details"]["fields"]
+
+
+def test_categories_are_listed_in_order(client, world):
+    names = [c["name"] for c in client.get("/api/v1/categories").get_json()["items"]]
+    assert names[:2] == ["城乡建设", "交通出行"] and names[-1] == "其他" and len(names) == 9
+
+
+def test_a_replay_while_the_first_is_running_is_409_and_an_abandoned_claim_is_taken_over(client, world, app):
+    from models import IdempotencyRecord, User
+
+    body = {"scene": "issue01", "category": "交通出行", "content": "小区门口的路灯坏了三个月。"}
+    headers = auth(world["tokens"]["resident"]) | {"Idempotency-Key": "in-flight"}
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.openid == "fake-resident-1"))
+        first = client.post("/api/v1/issues", json=body, headers=headers | {"Idempotency-Key": "probe"})
+        probe = db.session.scalar(db.select(IdempotencyRecord).where(IdempotencyRecord.key == "probe"))
+        # A claim with no answer yet: what a request still running (or a killed worker) leaves.
+        db.session.add(IdempotencyRecord(user_id=user.id, key="in-flight", request_hash=probe.request_hash,
+                                         created_at=clock.now()))
+        db.session.commit()
+    assert first.status_code == 201
+    running = client.post("/api/v1/issues", json=body, headers=headers)
+    assert running.status_code == 409 and running.get_json()["error"]["code"] == "conflict"
+    # Two minutes on, the claim counts as abandoned: the retry does the work, once.
+    clock.freeze(clock.now() + timedelta(minutes=3))
+    retried = client.post("/api/v1/issues", json=body, headers=headers)
+    assert retried.status_code == 201
+    assert client.post("/api/v1/issues", json=body, headers=headers).get_json() == retried.get_json()
+    assert _count(app) == 2

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from flask import current_app
 from itsdangerous import Signer
-from PIL import Image
+from PIL import Image, ImageOps
 from werkzeug.datastructures import FileStorage
 
 from models import MediaCheckStatus, Upload, User, db
@@ -139,6 +139,26 @@ def inspect_image(data: bytes, max_pixels: int) -> ImageInfo:
     return ImageInfo(fmt, width, height)
 
 
+GPS_IFD = 0x8825
+
+
+def without_location(data: bytes, fmt: ImageFormat) -> bytes:
+    """The image without where it was taken.
+
+    Phones write GPS coordinates into photos; kept, they would tell deputies and staff where an
+    anonymous resident stood. A photo that carries them is re-encoded without any metadata,
+    turned upright first so people still see it as taken. Others are kept byte for byte.
+    """
+    with Image.open(io.BytesIO(data), formats=[fmt.pillow]) as image:
+        if GPS_IFD not in image.getexif():
+            return data
+        upright = ImageOps.exif_transpose(image)
+        out = io.BytesIO()
+        options = {"quality": 92} if fmt is JPEG else {"quality": 90} if fmt is WEBP else {}
+        upright.save(out, format=fmt.pillow, **options)
+        return out.getvalue()
+
+
 # --- uploading ----------------------------------------------------------------------------------
 
 def create_upload(user: User, file: FileStorage | None) -> Upload:
@@ -161,6 +181,7 @@ def create_upload(user: User, file: FileStorage | None) -> Upload:
     if not data:
         raise InvalidInput({"file": "请选择要上传的图片"})
     info = inspect_image(data, current_app.config["UPLOAD_MAX_PIXELS"])
+    data = without_location(data, info.format)
 
     storage = get_storage()
     key = new_key("images", info.format.extension)

@@ -330,3 +330,34 @@ def test_wechat_refusing_the_check_marks_it_error(app, client, token, fake_wecha
     assert response.get_json()["upload"]["media_check"] == "error"
     # Still the sender's own image: they see it.
     assert client.get(local(response.get_json()["upload"]["url"])).status_code == 200
+
+
+def _photo_with_gps(fmt="JPEG") -> bytes:
+    image = Image.new("RGB", (40, 30), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # taken with the phone on its side
+    exif[0x8825] = {1: "N", 2: (30.0, 37.0, 12.5), 3: "E", 4: (119.0, 40.0, 48.0)}
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt, content_type", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")])
+def test_where_a_photo_was_taken_is_not_kept(client, token, upload_dir, fmt, content_type):
+    data = _photo_with_gps(fmt)
+    with Image.open(io.BytesIO(data)) as original:
+        assert 0x8825 in original.getexif()
+    response = post_file(client, token, data, filename="p", content_type=content_type)
+    assert response.status_code == 201, response.get_json()
+    upload = response.get_json()["upload"]
+    assert (upload["width"], upload["height"]) == (30, 40)  # shown upright
+    [stored] = stored_files(upload_dir)
+    with Image.open(stored) as kept:
+        assert 0x8825 not in kept.getexif() and kept.size == (30, 40)
+
+
+def test_a_photo_without_location_is_kept_byte_for_byte(client, token, upload_dir):
+    data = images.jpeg()
+    assert post_file(client, token, data).status_code == 201
+    [stored] = stored_files(upload_dir)
+    assert stored.read_bytes() == data

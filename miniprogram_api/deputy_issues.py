@@ -1,14 +1,11 @@
 """Deputies answer residents' issues: the inbox and the state machine's verbs."""
 from __future__ import annotations
 
-from sqlalchemy import or_
-
-from backend import clock
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.services import issue_access, issue_flow
 from backend.services.issue_flow import Actor
-from models import Issue, IssueStatus, Role, StationMembership, db
+from models import Issue, IssueStatus, Role, db
 
 from .issue_schemas import DepartmentResultIn, InboxQuery, IssueOut, IssuePage, ReasonIn, ReplyIn, ResolveIn, TransferIn
 from .issue_serialize import issue_detail
@@ -26,12 +23,7 @@ def _actor(caller: Caller) -> Actor:
 @bp.get("/deputy/inbox", query=InboxQuery, response=IssuePage, roles={Role.deputy})
 def inbox(caller: Caller, query: InboxQuery):
     """代表待办：本人所在联络站的、点名给本人的、分派给本人的意见建议（不含待审核）"""
-    deputy_id = caller.deputy.id
-    stations = db.select(StationMembership.station_id).where(
-        StationMembership.deputy_id == deputy_id, StationMembership.current_on(clock.beijing_today()))
-    where = [Issue.status != IssueStatus.pending_review,
-             or_(Issue.station_id.in_(stations), Issue.addressed_deputy_id == deputy_id,
-                 Issue.assigned_deputy_id == deputy_id)]
+    where = [issue_access.deputy_clause(caller.deputy.id)]
     if query.status:
         where.append(Issue.status == IssueStatus(query.status))
     return page_of(db.select(Issue).where(*where).order_by(Issue.created_at.desc(), Issue.id.desc()),

@@ -1,6 +1,8 @@
 """Residents' issues (意见建议): submit, follow, rate."""
 from __future__ import annotations
 
+from sqlalchemy.orm import selectinload
+
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.services import issue_access, issue_flow, stations
@@ -63,8 +65,14 @@ def rate(caller: Caller, no: str, body: RatingIn):
     return IssueOut(issue=issue_detail(issue, caller))
 
 
+# What a list item shows, loaded per page in one query each rather than per issue.
+SUMMARY_LOADS = (selectinload(Issue.station), selectinload(Issue.addressed_deputy),
+                 selectinload(Issue.assigned_deputy), selectinload(Issue.ratings), selectinload(Issue.transfers))
+
+
 def page_of(query, page: PageQuery, caller: Caller) -> IssuePage:
     total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
-    issues = db.session.scalars(query.limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    issues = db.session.scalars(query.options(*SUMMARY_LOADS)
+                                .limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
     return IssuePage(items=[issue_summary(i, caller) for i in issues], page=page.page, per_page=page.per_page,
                      total=total)

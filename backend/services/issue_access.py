@@ -22,17 +22,21 @@ class IssueNotFound(NotFound):
     code, message = "issue_not_found", "未找到该意见建议"
 
 
+def deputy_clause(deputy_id: int):
+    """What a deputy sees (and finds in their inbox): issues of their stations and issues
+    addressed or assigned to them, except those still held for review."""
+    stations = db.select(StationMembership.station_id).where(
+        StationMembership.deputy_id == deputy_id, StationMembership.current_on(clock.beijing_today()))
+    return (Issue.status != IssueStatus.pending_review) & (
+        Issue.station_id.in_(stations) | (Issue.addressed_deputy_id == deputy_id)
+        | (Issue.assigned_deputy_id == deputy_id))
+
+
 def visible_clause(caller: Caller):
     """A WHERE clause on Issue: what this caller may see, in any of their roles."""
     clauses = [Issue.submitter_id == caller.user.id]
     if caller.deputy is not None:
-        deputy_id = caller.deputy.id
-        stations = db.select(StationMembership.station_id).where(
-            StationMembership.deputy_id == deputy_id, StationMembership.current_on(clock.beijing_today()))
-        clauses.append(
-            (Issue.status != IssueStatus.pending_review)
-            & (Issue.station_id.in_(stations) | (Issue.addressed_deputy_id == deputy_id)
-               | (Issue.assigned_deputy_id == deputy_id)))
+        clauses.append(deputy_clause(caller.deputy.id))
     if caller.staff is not None:
         clauses.append(Issue.station_id.in_(db.select(Station.id).where(station_scope_clause(caller))))
     return or_(*clauses) if clauses else false()

@@ -191,3 +191,35 @@ def test_a_replay_while_the_first_is_running_is_409_and_an_abandoned_claim_is_ta
     assert retried.status_code == 201
     assert client.post("/api/v1/issues", json=body, headers=headers).get_json() == retried.get_json()
     assert _count(app) == 2
+
+
+def test_a_page_of_the_inbox_costs_the_same_queries_for_3_or_12_issues(client, world, app):
+    from sqlalchemy import event
+
+    def queries_for_inbox() -> int:
+        count = [0]
+
+        def counter(*_args):
+            count[0] += 1
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            assert client.get("/api/v1/deputy/inbox", headers=auth(world["tokens"]["deputy"])).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+        return count[0]
+
+    for n in range(3):
+        no = submit(client, world, content=f"第{n}条意见建议，内容足够长。").get_json()["issue"]["no"]
+    act(client, world, "deputy", no, "accept")  # so every kind of related row is there to load
+    few = queries_for_inbox()
+    for n in range(9):
+        other = client.post("/api/v1/issues", json={"scene": "issue01", "category": "其他",
+                                                     "content": f"另一位居民的第{n}条意见建议。"},
+                            headers=auth(world["tokens"]["stranger"]))
+        assert other.status_code == 201
+        if n % 3 == 0:
+            act(client, world, "deputy", other.get_json()["issue"]["no"], "accept")
+    assert queries_for_inbox() == few

@@ -342,6 +342,7 @@ class ProcStat:
     ppid: int
     comm: str
     ticks: int  # utime + stime
+    child_ticks: int = 0  # cutime + cstime: children it has reaped (PostgreSQL's parallel workers)
 
 
 def proc_stats() -> dict[int, ProcStat]:
@@ -356,7 +357,8 @@ def proc_stats() -> dict[int, ProcStat]:
         # comm may hold spaces and parentheses; the fields after the last ')' are fixed.
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2:].split()
-        stats[int(entry.name)] = ProcStat(int(entry.name), int(fields[1]), comm, int(fields[11]) + int(fields[12]))
+        stats[int(entry.name)] = ProcStat(int(entry.name), int(fields[1]), comm, int(fields[11]) + int(fields[12]),
+                                          int(fields[13]) + int(fields[14]))
     return stats
 
 
@@ -389,11 +391,15 @@ class Result:
         return self.bytes / self.requests if self.requests else 0.0
 
 
-def wrk(server: Server, paths: Path, connections: int, seconds: int, threads: int, out: Path) -> dict:
+def wrk(server: Server, paths: Path | None, connections: int, seconds: int, threads: int, out: Path,
+        lua: Path = LUA, lua_env: dict[str, str] | None = None) -> dict:
+    """One wrk run. `lua`/`lua_env`: another script and its settings (bench/issues.py's)."""
     threads = min(threads, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA),
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua),
            server.url("/")]
-    env = dict(os.environ, BENCH_PATHS=str(paths))
+    env = dict(os.environ, **(lua_env or {}))
+    if paths is not None:
+        env["BENCH_PATHS"] = str(paths)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
     out.write_text(" ".join(cmd) + "\n\n" + done.stdout + done.stderr, encoding="utf-8")
     match = re.search(r"^BENCH_RESULT (\{.*\})$", done.stdout, re.MULTILINE)
@@ -402,10 +408,12 @@ def wrk(server: Server, paths: Path, connections: int, seconds: int, threads: in
     return json.loads(match.group(1))
 
 
-def measure(server: Server, paths: Path, args, out_dir: Path, servers: list[Server]) -> Result:
+def measure(server: Server, paths: Path | None, args, out_dir: Path, servers: list[Server],
+            lua: Path = LUA, lua_env: dict[str, str] | None = None) -> Result:
     own = {s.name: s.pids() for s in servers}
     cpu0, procs0, kids0 = cpu_times(), proc_stats(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    raw = wrk(server, paths, args.connections, args.duration, args.wrk_threads, out_dir / f"wrk-{server.name}.txt")
+    raw = wrk(server, paths, args.connections, args.duration, args.wrk_threads, out_dir / f"wrk-{server.name}.txt",
+              lua=lua, lua_env=lua_env)
     cpu1, procs1, kids1 = cpu_times(), proc_stats(), resource.getrusage(resource.RUSAGE_CHILDREN)
     # wrk has exited by now, so /proc no longer shows it: its CPU is in this process's children.
     wrk_seconds = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
@@ -438,6 +446,11 @@ def cpu_split(cpu0, cpu1, procs0, procs1, own: dict[str, set[int]], wrk_seconds:
         who = next((name for name, pids in own.items() if pid in pids), None)
         if who is None and stat.comm == "postgres":
             who = "postgres"
+            # Parallel query workers live for one query: gone from /proc by the end of the run, their
+            # CPU is in the postmaster's reaped-children time (a backend that ended mid-run would add
+            # its time from before the run too; the app's pooled connections outlive a run).
+            if pid in procs0 and procs0[pid].comm == stat.comm:
+                delta += stat.child_ticks - procs0[pid].child_ticks
         elif who is None and stat.comm.startswith("redis-server"):
             who = "redis"  # the scan cache: part of the scan's cost, not noise
         if who is not None:
@@ -498,20 +511,13 @@ class Report:
             + ", ".join(f"{k} {v}" for k, v in self.data_size.items()),
             f"bodies         scan {self.scan_body:.0f} B mean, bare {self.bare_body} B",
             "",
-            f"{'target':<7}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-            f"{'errors':>8}{'non-2xx':>9}{'B/resp':>8}",
+            *result_lines(self.results),
         ]
-        for name, r in self.results.items():
-            lines.append(f"{name:<7}{r.rps:>9.0f}{r.p50_ms:>9.1f}{r.p90_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
-                         f"{r.errors:>8}{r.non_2xx:>9}{r.bytes_per_response:>8.0f}")
-        lines.append("")
-        lines.append("CPU during each run, cores busy on average (of " f"{os.cpu_count()}):")
-        for name, r in self.results.items():
-            lines.append(f"  {name:<5} " + ", ".join(f"{k} {v:.2f}" for k, v in r.cpu.items()))
         scan, bare = self.results["scan"], self.results["bare"]
         ratio = scan.rps / bare.rps if bare.rps else 0.0
         ratio_ok = ratio >= TARGET_RATIO
-        p99_ok = scan.p99_ms <= TARGET_P99_MS
+        # Timed-out requests (wrk: 2 s) are not in wrk's histogram; with any, the p99 is not known.
+        p99_ok = scan.p99_ms <= TARGET_P99_MS and scan.timeouts == 0
         clean = scan.errors == 0 and scan.non_2xx == 0 and bare.errors == 0 and bare.non_2xx == 0
         lines += [
             "",
@@ -529,6 +535,20 @@ class Report:
         lines.append(f"TARGET {'MET' if ratio_ok and p99_ok and clean else 'NOT MET'}")
         lines.append(f"raw wrk output and server logs: {self.out_dir.relative_to(ROOT)}/")
         return "\n".join(lines)
+
+
+def result_lines(results: dict[str, Result]) -> list[str]:
+    """The figures table and the CPU split, as printed by run.py and bench/issues.py."""
+    lines = [f"{'target':<7}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+             f"{'errors':>8}{'non-2xx':>9}{'B/resp':>8}"]
+    for name, r in results.items():
+        lines.append(f"{name:<7}{r.rps:>9.0f}{r.p50_ms:>9.1f}{r.p90_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}"
+                     f"{r.errors:>8}{r.non_2xx:>9}{r.bytes_per_response:>8.0f}")
+    lines.append("")
+    lines.append("CPU during each run, cores busy on average (of " f"{os.cpu_count()}):")
+    for name, r in results.items():
+        lines.append(f"  {name:<5} " + ", ".join(f"{k} {v:.2f}" for k, v in r.cpu.items()))
+    return lines
 
 
 def gunicorn_version() -> str:

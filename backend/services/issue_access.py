@@ -25,8 +25,10 @@ class IssueNotFound(NotFound):
 def deputy_clause(deputy_id: int):
     """What a deputy sees (and finds in their inbox): issues of their stations and issues
     addressed or assigned to them, except those still held for review."""
-    stations = db.select(StationMembership.station_id).where(
-        StationMembership.deputy_id == deputy_id, StationMembership.current_on(clock.beijing_today()))
+    # The station ids are read first and given as a list: with a subquery inside the OR,
+    # PostgreSQL scans every issue; with literals it combines three index scans (BitmapOr).
+    stations = list(db.session.scalars(db.select(StationMembership.station_id).where(
+        StationMembership.deputy_id == deputy_id, StationMembership.current_on(clock.beijing_today()))))
     return (Issue.status != IssueStatus.pending_review) & (
         Issue.station_id.in_(stations) | (Issue.addressed_deputy_id == deputy_id)
         | (Issue.assigned_deputy_id == deputy_id))

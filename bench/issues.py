@@ -19,11 +19,9 @@ A measurement, not a test: exits 0 whether or not the target is met.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,9 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import (  # noqa: E402  - bench/ is not a package
-    BENCH, NOISE_CORES, PROTECTED_DATABASES, RESULTS, ROOT, Result, Server, ServerFailed, StepFailed, app_env,
+    BENCH, NOISE_CORES, RESULTS, ROOT, Result, Server, ServerFailed, StepFailed, app_env,
     cpu_model, drop_database, free_port, gunicorn_config, gunicorn_version, measure, recreate_database,
-    result_lines, run_step, wrk, wrk_version, _terminated,
+    claim_machine, result_lines, run_step, wrk, wrk_version,
 )
 
 LUA = BENCH / "issues.lua"
@@ -69,17 +67,9 @@ def main() -> int:
         return 2
     import psycopg
 
-    if args.database in PROTECTED_DATABASES:
-        print(f"refusing to use database {args.database!r}", file=sys.stderr)
+    lock = claim_machine(args.database)
+    if lock is None:
         return 2
-    lock = open(Path(tempfile.gettempdir()) / "lianluozhan-bench.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another benchmark is running on this machine; wait for it", file=sys.stderr)
-        return 2
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminated)
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir = RESULTS / f"{stamp}-{target.name}"

@@ -52,6 +52,27 @@ MAX_SCENES = 29
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def claim_machine(database: str):
+    """Refuse the databases that are not ours, take the machine-wide benchmark lock and make
+    Ctrl-C and SIGTERM clean up. Returns the lock (keep it open for the run), or None after
+    saying why the run cannot go on."""
+    if database in PROTECTED_DATABASES:
+        print(f"refusing to use database {database!r}", file=sys.stderr)
+        return None
+    # Two runs at once would drop each other's database mid-load, and skew each other's figures.
+    lock = open(Path(tempfile.gettempdir()) / "lianluozhan-bench.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another benchmark is running on this machine; wait for it", file=sys.stderr)
+        return None
+    # Ctrl-C and SIGTERM (e.g. from a CI timeout) must still stop the servers and drop the
+    # database. SIGINT is reset explicitly: a shell starting this in the background ignores it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
+    return lock
+
+
 def main() -> int:
     args = parse_args()
     if shutil.which("wrk") is None:
@@ -63,22 +84,9 @@ def main() -> int:
     except ImportError as exc:
         print(f"{exc}: run with the project's venv, .venv/bin/python bench/run.py", file=sys.stderr)
         return 2
-    if args.database in PROTECTED_DATABASES:
-        print(f"refusing to use database {args.database!r}", file=sys.stderr)
+    lock = claim_machine(args.database)
+    if lock is None:
         return 2
-
-    # Two runs at once would drop each other's database mid-load, and skew each other's figures.
-    lock = open(Path(tempfile.gettempdir()) / "lianluozhan-bench.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another bench/run.py is running on this machine; wait for it", file=sys.stderr)
-        return 2
-
-    # Ctrl-C and SIGTERM (e.g. from a CI timeout) must still stop the servers and drop the
-    # database. SIGINT is reset explicitly: a shell starting this in the background ignores it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminated)
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir = RESULTS / stamp

@@ -130,3 +130,22 @@ def bind_deputy_user(client, app, deputy_id: int, code: str) -> str:
     response = client.post("/api/v1/auth/bind-deputy", json={"invite_code": invite_code}, headers=auth(token))
     assert response.status_code == 200, response.get_json()
     return response.get_json()["token"]
+
+
+def count_queries(app, action):
+    """`action()`'s result and how many SQL statements the app's engine ran meanwhile."""
+    from sqlalchemy import event
+
+    count = [0]
+
+    def counter(*_args):
+        count[0] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        result = action()
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+    return result, count[0]

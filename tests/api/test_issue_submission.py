@@ -12,7 +12,7 @@ import requests
 from backend import clock
 from models import Issue, db
 from tests.api.test_issue_lifecycle import act, submit, world  # noqa: F401  (fixture)
-from tests.factories import auth
+from tests.factories import auth, count_queries
 from tests.images import png
 
 
@@ -194,22 +194,11 @@ def test_a_replay_while_the_first_is_running_is_409_and_an_abandoned_claim_is_ta
 
 
 def test_a_page_of_the_inbox_costs_the_same_queries_for_3_or_12_issues(client, world, app):
-    from sqlalchemy import event
-
     def queries_for_inbox() -> int:
-        count = [0]
-
-        def counter(*_args):
-            count[0] += 1
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            assert client.get("/api/v1/deputy/inbox", headers=auth(world["tokens"]["deputy"])).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
-        return count[0]
+        response, count = count_queries(app, lambda: client.get(
+            "/api/v1/deputy/inbox", headers=auth(world["tokens"]["deputy"])))
+        assert response.status_code == 200
+        return count
 
     for n in range(3):
         no = submit(client, world, content=f"第{n}条意见建议，内容足够长。").get_json()["issue"]["no"]

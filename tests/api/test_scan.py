@@ -1,12 +1,12 @@
 """Scan-to-find over HTTP: station by scene, its deputies, its next reception day."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 
 import pytest
 
 from backend import clock
-from models import Deputy, DeputyLevel, ReceptionRuleKind, db
+from models import DeputyLevel, ReceptionRuleKind, db
 from tests.factories import create_deputy, create_region_tree, create_rule, create_station
 
 BJ = clock.BEIJING

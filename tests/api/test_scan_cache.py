@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from backend import clock, create_app
 from models import Deputy, DeputyLevel, Station, StationMembership, db
-from tests.factories import create_deputy, create_region_tree, create_station
+from tests.factories import count_queries, create_deputy, create_region_tree, create_station
 
 pytestmark = pytest.mark.redis
 
@@ -22,22 +22,6 @@ def station(app):
         return {"id": station.id, "deputy": deputy.id}
 
 
-def _queries(app, action):
-    count = [0]
-
-    def counter(*_args):
-        count[0] += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        result = action()
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    return result, count[0]
-
-
 def scan(client):
     response = client.get("/api/v1/stations/scan/cache01")
     assert response.status_code == 200
@@ -45,8 +29,8 @@ def scan(client):
 
 
 def test_second_scan_is_served_without_queries(client, app, station):
-    first, cold = _queries(app, lambda: scan(client))
-    second, warm = _queries(app, lambda: scan(client))
+    first, cold = count_queries(app, lambda: scan(client))
+    second, warm = count_queries(app, lambda: scan(client))
     assert cold > 0 and warm == 0
     assert first == second
 
@@ -73,7 +57,7 @@ def test_a_rolled_back_change_keeps_the_cache(client, app, station):
         db.session.get(Station, station["id"]).name = "不会保存"
         db.session.flush()
         db.session.rollback()
-    _, warm = _queries(app, lambda: scan(client))
+    _, warm = count_queries(app, lambda: scan(client))
     assert warm == 0
 
 

@@ -19,14 +19,16 @@ def create_app(**overrides) -> Flask:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
 
-    from . import cli, errors, landing, media, openapi
+    from . import cli, errors, identity_cache, landing, media, openapi
     from .extensions import init_extensions
-    from .services import scan_cache
+    from .services import inbox_cache, scan_cache
     from .wechat import init_wechat
     from miniprogram_api import register_api
 
     init_extensions(app)
     scan_cache.hook_invalidation()
+    identity_cache.hook_invalidation()
+    inbox_cache.hook_invalidation()
     init_wechat(app)
     errors.register_error_handlers(app)
     register_api(app)

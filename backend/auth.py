@@ -1,37 +1,66 @@
 """Bearer tokens and the caller they stand for.
 
 A token is signed (itsdangerous) and carries only the user id and the user's token version —
-never WeChat's session_key, never roles. Roles are read from the database on every request, so
-a retired deputy or a disabled account loses access at once, and bumping `token_version`
-revokes every older token.
+never WeChat's session_key, never roles. Roles are derived from the database — through the
+identity cache, which every change to them invalidates at commit — so a retired deputy or a
+disabled account loses access at once, and bumping `token_version` revokes every older token.
 """
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
-from models import Deputy, Role, StaffAccount, User, db
+from models import Deputy, Role, StaffAccount, StationMembership, User, db
 
+from . import clock, identity_cache
 from .errors import TokenExpired, Unauthorized
 
 _SALT = "lianluozhan.api-token.v1"
 
 
-@dataclass
 class Caller:
-    user: User
-    roles: list[Role]
-    deputy: Deputy | None = None
-    staff: StaffAccount | None = None
-    station_ids: set[int] = field(default_factory=set)
+    """Who is calling, and as what.
+
+    Built either from the database or from the identity cache (`backend/identity_cache.py`),
+    so it holds ids; the `user`, `deputy` and `staff` objects are loaded only when a service
+    needs them (hot read paths such as the deputy inbox need none).
+    """
+
+    def __init__(self, user_id: int, roles: list[Role], *, deputy_id: int | None = None,
+                 staff_id: int | None = None, station_ids: Iterable[int] = (),
+                 deputy_station_ids: Iterable[int] = (), user: User | None = None,
+                 deputy: Deputy | None = None, staff: StaffAccount | None = None):
+        self.user_id = user_id
+        self.roles = roles
+        self.deputy_id = deputy_id
+        self.staff_id = staff_id
+        # The stations a staff member manages (a station manager's own; empty for others).
+        self.station_ids = set(station_ids)
+        # The stations the deputy is grouped into today.
+        self.deputy_station_ids = sorted(deputy_station_ids)
+        self._user, self._deputy, self._staff = user, deputy, staff
 
     @property
-    def deputy_id(self) -> int | None:
-        return self.deputy.id if self.deputy else None
+    def user(self) -> User:
+        if self._user is None:
+            self._user = db.session.get(User, self.user_id)
+        return self._user
+
+    @property
+    def deputy(self) -> Deputy | None:
+        if self._deputy is None and self.deputy_id is not None:
+            self._deputy = db.session.get(Deputy, self.deputy_id)
+        return self._deputy
+
+    @property
+    def staff(self) -> StaffAccount | None:
+        if self._staff is None and self.staff_id is not None:
+            self._staff = db.session.get(StaffAccount, self.staff_id)
+        return self._staff
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
@@ -48,26 +77,40 @@ def issue_token(user: User) -> tuple[str, int]:
     return token, current_app.config["TOKEN_TTL_SECONDS"]
 
 
-def roles_of(user: User) -> tuple[list[Role], Deputy | None, StaffAccount | None]:
-    """What `user` may act as, derived from the facts: an openid, a bound deputy, a staff account."""
+def roles_of(user: User, deputy: Deputy | None) -> list[Role]:
+    """What `user` may act as, derived from the facts: an openid, a bound deputy (not retired),
+    an active staff account."""
     roles: list[Role] = []
     if user.openid:
         roles.append(Role.resident)
-    deputy = db.session.scalar(
-        db.select(Deputy).where(Deputy.user_id == user.id, Deputy.retired_at.is_(None))
-    )
     if deputy is not None:
         roles.append(Role.deputy)
-    staff = user.staff_account if user.staff_account and user.staff_account.is_active else None
-    if staff is not None:
-        roles.append(Role(staff.role.value))
-    return roles, deputy, staff
+    if user.staff_account is not None and user.staff_account.is_active:
+        roles.append(Role(user.staff_account.role.value))
+    return roles
 
 
-def caller_for(user: User) -> Caller:
-    roles, deputy, staff = roles_of(user)
-    station_ids = {station.id for station in staff.stations} if staff is not None else set()
-    return Caller(user=user, roles=roles, deputy=deputy, staff=staff, station_ids=station_ids)
+def _load_user(user_id: int) -> tuple[User | None, Deputy | None]:
+    """The user and their current deputy record, in one query."""
+    row = db.session.execute(
+        db.select(User, Deputy).outerjoin(Deputy, (Deputy.user_id == User.id) & Deputy.retired_at.is_(None))
+        .where(User.id == user_id).options(joinedload(User.staff_account)).limit(1)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def caller_for(user: User, deputy: Deputy | None = None, *, find_deputy: bool = True) -> Caller:
+    if deputy is None and find_deputy:
+        deputy = db.session.scalar(db.select(Deputy).where(Deputy.user_id == user.id, Deputy.retired_at.is_(None)))
+    roles = roles_of(user, deputy)
+    staff = user.staff_account if Role.station_manager in roles or Role.region_admin in roles else None
+    deputy_stations: list[int] = []
+    if deputy is not None:
+        deputy_stations = list(db.session.scalars(db.select(StationMembership.station_id).where(
+            StationMembership.deputy_id == deputy.id, StationMembership.current_on(clock.beijing_today()))))
+    return Caller(user.id, roles, deputy_id=deputy.id if deputy else None, staff_id=staff.id if staff else None,
+                  station_ids={station.id for station in staff.stations} if staff is not None else (),
+                  deputy_station_ids=deputy_stations, user=user, deputy=deputy, staff=staff)
 
 
 def current_caller(required: bool = True) -> Caller | None:
@@ -92,8 +135,20 @@ def current_caller(required: bool = True) -> Caller | None:
         raise Unauthorized("登录凭证无效，请重新登录") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("uid"), int):
         raise Unauthorized("登录凭证无效，请重新登录")
-    user = db.session.get(User, payload["uid"], options=[selectinload(User.staff_account)])
-    if user is None or not user.is_active or user.token_version != payload.get("ver"):
+    uid, version = payload["uid"], payload.get("ver")
+    identity, found = identity_cache.lookup(uid)
+    if identity is not None and identity["ver"] == version:
+        g.caller = Caller(uid, [Role(r) for r in identity["roles"]], deputy_id=identity["deputy"],
+                          staff_id=identity["staff"], station_ids=identity["stations"],
+                          deputy_station_ids=identity["deputy_stations"])
+        return g.caller
+    user, deputy = _load_user(uid)
+    # An inactive user is never cached: there is nothing to answer them but this refusal.
+    if user is None or not user.is_active or user.token_version != version:
         raise Unauthorized("登录凭证已失效，请重新登录")
-    g.caller = caller_for(user)
+    g.caller = caller_for(user, deputy, find_deputy=False)
+    identity_cache.store(found, uid, {
+        "ver": user.token_version, "roles": [r.value for r in g.caller.roles], "deputy": g.caller.deputy_id,
+        "staff": g.caller.staff_id, "stations": sorted(g.caller.station_ids),
+        "deputy_stations": g.caller.deputy_station_ids})
     return g.caller

@@ -1,15 +1,17 @@
 """Deputies answer residents' issues: the inbox and the state machine's verbs."""
 from __future__ import annotations
 
+from flask import Response
+
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
-from backend.services import issue_access, issue_flow
+from backend.services import inbox_cache, issue_access, issue_flow
+from backend.services.inbox import deputy_inbox
 from backend.services.issue_flow import Actor
-from models import Issue, IssueStatus, Role, db
+from models import IssueStatus, Role
 
 from .issue_schemas import DepartmentResultIn, InboxQuery, IssueOut, IssuePage, ReasonIn, ReplyIn, ResolveIn, TransferIn
-from .issue_serialize import issue_detail
-from .issues import page_of
+from .issue_serialize import issue_detail, issue_summary
 
 bp = ApiBlueprint("deputy_issues", __name__, tag="代表办理")
 
@@ -22,12 +24,16 @@ def _actor(caller: Caller) -> Actor:
 
 @bp.get("/deputy/inbox", query=InboxQuery, response=IssuePage, roles={Role.deputy})
 def inbox(caller: Caller, query: InboxQuery):
-    """代表待办：本人所在联络站的、点名给本人的、分派给本人的意见建议（不含待审核）"""
-    where = [issue_access.deputy_clause(caller.deputy.id)]
-    if query.status:
-        where.append(Issue.status == IssueStatus(query.status))
-    return page_of(db.select(Issue).where(*where).order_by(Issue.created_at.desc(), Issue.id.desc()),
-                   query, caller)
+    """代表待办：本人所在联络站的、点名给本人的、分派给本人的意见建议（不含待审核），最新的在前"""
+    found = inbox_cache.lookup(caller, query.status, query.page, query.per_page)
+    body = found.value
+    if body is None:
+        issues, total = deputy_inbox(caller.deputy_id, caller.deputy_station_ids,
+                                     IssueStatus(query.status) if query.status else None, query.page, query.per_page)
+        body = IssuePage(items=[issue_summary(i, caller) for i in issues], page=query.page,
+                         per_page=query.per_page, total=total).model_dump_json().encode()
+        inbox_cache.store(found, caller, query.status, query.page, query.per_page, body)
+    return Response(body, mimetype="application/json")
 
 
 def _verb(caller: Caller, no: str, action) -> IssueOut:

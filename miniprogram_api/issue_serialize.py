@@ -54,8 +54,8 @@ def current_due(issue: Issue):
 def _phone(issue: Issue, caller: Caller) -> str | None:
     if issue.contact_phone_masked is None:
         return None
-    handling = caller.deputy is not None and issue.assigned_deputy_id == caller.deputy.id
-    if handling and issue.contact_phone_shared and not issue.submitter_id == caller.user.id:
+    handling = caller.deputy_id is not None and issue.assigned_deputy_id == caller.deputy_id
+    if handling and issue.contact_phone_shared and not issue.submitter_id == caller.user_id:
         return decrypt_text(issue.contact_phone_encrypted) or issue.contact_phone_masked
     return issue.contact_phone_masked
 
@@ -73,7 +73,7 @@ def _summary_fields(issue: Issue, caller: Caller) -> dict:
         reply_due_on=issue.reply_due_on, deadline_estimated=issue.deadline_estimated,
         clock=workdays.clock_colour(due, clock.beijing_today()) if due else None,
         resolution_summary=issue.resolution_summary, reject_reason=issue.reject_reason,
-        can_rate=(issue.submitter_id == caller.user.id and issue.status == IssueStatus.resolved
+        can_rate=(issue.submitter_id == caller.user_id and issue.status == IssueStatus.resolved
                   and not rated_this_round),
     )
 
@@ -83,10 +83,10 @@ def issue_summary(issue: Issue, caller: Caller) -> IssueSummary:
 
 
 def _images(issue: Issue, caller: Caller) -> list[ImageOut]:
-    moderator = caller.staff is not None
+    moderator = caller.staff_id is not None
     images = []
     for image in issue.images:
-        url = media_url(image.upload, caller.user.id, moderator=moderator)
+        url = media_url(image.upload, caller.user_id, moderator=moderator)
         if url is not None:
             images.append(ImageOut(id=image.upload_id, url=url, media_check=image.upload.media_check_status.value))
     return images

@@ -1,11 +1,10 @@
 """Residents' issues (意见建议): submit, follow, rate."""
 from __future__ import annotations
 
-from sqlalchemy.orm import selectinload
-
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.services import issue_access, issue_flow, stations
+from backend.services.inbox import SUMMARY_LOADS
 from backend.services.issue_flow import Actor
 from backend.services.submit_issue import IssueDraft, submit_issue
 from models import Category, Issue, RatingScore, Role, db
@@ -43,7 +42,7 @@ def create(caller: Caller, body: IssueCreate):
 @bp.get("/issues/mine", query=PageQuery, response=IssuePage, roles={Role.resident})
 def mine(caller: Caller, query: PageQuery):
     """我提交的意见建议，最新的在前"""
-    where = Issue.submitter_id == caller.user.id
+    where = Issue.submitter_id == caller.user_id
     return page_of(db.select(Issue).where(where).order_by(Issue.created_at.desc(), Issue.id.desc()),
                    query, caller)
 
@@ -59,20 +58,15 @@ def detail(caller: Caller, no: str):
 def rate(caller: Caller, no: str, body: RatingIn):
     """满意度测评：满意、基本满意则关闭；不满意则重新办理（每次办结只能评价一次）"""
     issue = issue_access.access_issue(caller, no)
-    if issue.submitter_id != caller.user.id:
+    if issue.submitter_id != caller.user_id:
         raise issue_access.IssueNotFound()
     issue_flow.rate_issue(issue, Actor(caller.user, Role.resident), RatingScore(body.score), body.comment)
     return IssueOut(issue=issue_detail(issue, caller))
 
 
-# What a list item shows, loaded per page in one query each rather than per issue.
-SUMMARY_LOADS = (selectinload(Issue.station), selectinload(Issue.addressed_deputy),
-                 selectinload(Issue.assigned_deputy), selectinload(Issue.ratings), selectinload(Issue.transfers))
-
-
 def page_of(query, page: PageQuery, caller: Caller) -> IssuePage:
     total = db.session.scalar(db.select(db.func.count()).select_from(query.order_by(None).subquery()))
     issues = db.session.scalars(query.options(*SUMMARY_LOADS)
-                                .limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+                                .limit(page.per_page).offset((page.page - 1) * page.per_page)).unique().all()
     return IssuePage(items=[issue_summary(i, caller) for i in issues], page=page.page, per_page=page.per_page,
                      total=total)

@@ -33,7 +33,7 @@ def term_label(term: int) -> str:
 def user_out(caller: Caller) -> UserOut:
     staff = caller.staff
     return UserOut(
-        id=caller.user.id,
+        id=caller.user_id,
         roles=[role.value for role in caller.roles],
         deputy_id=caller.deputy_id,
         display_name=staff.display_name if staff else (caller.deputy.name if caller.deputy else None),

@@ -65,6 +65,11 @@ class Issue(db.Model):
         Index("ix_issue_submitter_created", "submitter_id", "created_at"),
         Index("ix_issue_assigned_status", "assigned_deputy_id", "status"),
         Index("ix_issue_addressed_status", "addressed_deputy_id", "status"),
+        # The inbox walks these backwards, newest first, one branch per station or deputy
+        # column (services/inbox.py).
+        Index("ix_issue_station_created", "station_id", "created_at", "id"),
+        Index("ix_issue_addressed_created", "addressed_deputy_id", "created_at", "id"),
+        Index("ix_issue_assigned_created", "assigned_deputy_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

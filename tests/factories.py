@@ -149,3 +149,54 @@ def count_queries(app, action):
     finally:
         event.remove(engine, "before_cursor_execute", counter)
     return result, count[0]
+
+
+def create_issue(station: Station, *, category: str = "交通出行", content: str = "小区门口的路灯坏了三个月，晚上很黑。",
+                 status=None, created_at=None, accept_due_on=None, reply_due_on=None, first_response_at=None,
+                 resolved_at=None, addressed_deputy: Deputy | None = None, assigned_deputy: Deputy | None = None,
+                 anonymous: bool = False, transfers=(), ratings=(), submitter: User | None = None):
+    """An issue written straight to the database in any state, for list and export tests.
+
+    `transfers` are (department name, due date) in the order they were made; `ratings` are
+    RatingScore values, one per resolution round. Needs `create_categories()` first.
+    """
+    from backend import clock
+    from models import Category, Issue, IssueStatus, Rating, Transfer
+
+    n = next(_seq)
+    created_at = created_at or clock.now()
+    if submitter is None:
+        submitter = User(openid=f"factory-resident-{n}")
+        db.session.add(submitter)
+        db.session.flush()
+    issue = Issue(
+        # Numbered from 900000 so that they never meet the day counter's numbers of issues
+        # submitted over HTTP in the same test.
+        no=f"{created_at.astimezone(clock.BEIJING):%Y%m%d}-{900000 + n:06d}", station_id=station.id,
+        category_id=db.session.scalar(db.select(Category.id).filter_by(name=category)), content=content,
+        submitter_id=submitter.id, is_anonymous=anonymous, status=status or IssueStatus.submitted,
+        content_check="pass", created_at=created_at, accept_due_on=accept_due_on, reply_due_on=reply_due_on,
+        first_response_at=first_response_at, resolved_at=resolved_at,
+        addressed_deputy_id=addressed_deputy.id if addressed_deputy else None,
+        assigned_deputy_id=assigned_deputy.id if assigned_deputy else None,
+    )
+    db.session.add(issue)
+    db.session.flush()
+    for department, due_on in transfers:
+        db.session.add(Transfer(issue_id=issue.id, department_name=department, due_on=due_on,
+                                created_by_id=submitter.id, created_at=created_at))
+        db.session.flush()  # one at a time: "the latest transfer" is the highest id
+    for round_no, score in enumerate(ratings, start=1):
+        db.session.add(Rating(issue_id=issue.id, resolution_round=round_no, score=score, created_at=created_at))
+    db.session.commit()
+    return issue
+
+
+def create_department(region: Region, name: str, *, is_active: bool = True):
+    """A department (承办单位) of `region`."""
+    from models import Department
+
+    department = Department(name=name, region_id=region.id, is_active=is_active)
+    db.session.add(department)
+    db.session.commit()
+    return department

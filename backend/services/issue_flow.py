@@ -29,7 +29,7 @@ from models import (
 )
 
 from .. import clock
-from . import workdays
+from . import inbox_cache, workdays
 from ..errors import ApiError, Forbidden
 
 S = IssueStatus
@@ -77,10 +77,11 @@ def _move(issue: Issue, actor: Actor, kind: str, allowed_from: set[IssueStatus],
     if before not in allowed_from:
         raise InvalidTransition()
     target = to or before
+    deputies_before = (issue.addressed_deputy_id, issue.assigned_deputy_id)
     moved = db.session.execute(
         update(Issue).where(Issue.id == issue.id, Issue.status.in_(list(allowed_from)))
         .values(status=target, **values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, cache_noted=True)
     ).rowcount
     if moved != 1:
         # Someone else moved it between our read and our write.
@@ -90,6 +91,7 @@ def _move(issue: Issue, actor: Actor, kind: str, allowed_from: set[IssueStatus],
                               note=note))
     db.session.flush()
     db.session.refresh(issue)
+    inbox_cache.issue_changed(db.session, issue, deputies_before=deputies_before)
 
 
 def _is_station_deputy(deputy: Deputy | None, station_id: int, on: date) -> bool:

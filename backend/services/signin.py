@@ -98,25 +98,25 @@ def bind_deputy(caller: Caller, invite_code: str) -> Caller:
     if invite is None or invite.deputy.retired_at is not None:
         raise InviteInvalid()
     if invite.used_at is not None:
-        if invite.used_by_id == caller.user.id and caller.deputy_id == invite.deputy_id:
+        if invite.used_by_id == caller.user_id and caller.deputy_id == invite.deputy_id:
             return caller  # a retried bind by the same person: already done
         raise InviteUsed()
     if invite.expires_at <= now:
         raise InviteInvalid("邀请码已过期，请联系联络站工作人员重新生成")
-    if caller.deputy is not None and caller.deputy.id != invite.deputy_id:
+    if caller.deputy_id is not None and caller.deputy_id != invite.deputy_id:
         raise Conflict("您的微信已绑定其他代表身份，请联系联络站工作人员处理")
     spent = db.session.execute(
         update(InviteCode).where(InviteCode.id == invite.id, InviteCode.used_at.is_(None))
-        .values(used_at=now, used_by_id=caller.user.id)
+        .values(used_at=now, used_by_id=caller.user_id)
     ).rowcount
     if spent != 1:
         raise InviteUsed()
     deputy = invite.deputy
     previous = deputy.user
-    if previous is not None and previous.id != caller.user.id:
+    if previous is not None and previous.id != caller.user_id:
         # The deputy moves to a new phone: the old WeChat account loses the deputy role now.
         previous.token_version += 1
-    deputy.user_id = caller.user.id
+    deputy.user_id = caller.user_id
     db.session.flush()
     db.session.expire(caller.user)
     return caller_for(caller.user)

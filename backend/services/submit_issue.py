@@ -61,7 +61,7 @@ def submit_issue(caller: Caller, draft: IssueDraft) -> Issue:
     issue = Issue(
         no=issue_numbers.next_issue_no(today),
         station_id=draft.station.id, category_id=category.id, content=draft.content,
-        submitter_id=caller.user.id, is_anonymous=draft.anonymous,
+        submitter_id=caller.user_id, is_anonymous=draft.anonymous,
         addressed_deputy_id=draft.deputy_id, status=status,
         content_check=verdict.suggest, content_check_trace_id=verdict.trace_id,
         accept_due_on=accept_due.date, deadline_estimated=accept_due.estimated,
@@ -75,7 +75,7 @@ def submit_issue(caller: Caller, draft: IssueDraft) -> Issue:
     db.session.flush()
     db.session.add_all(IssueImage(issue_id=issue.id, upload_id=u.id, position=i) for i, u in enumerate(uploads))
     db.session.add(IssueEvent(issue_id=issue.id, kind="submitted", from_status=None, to_status=status.value,
-                              actor_id=caller.user.id, actor_role="resident",
+                              actor_id=caller.user_id, actor_role="resident",
                               note=None if status == IssueStatus.submitted else "待审核"))
     db.session.flush()
     return issue
@@ -84,7 +84,7 @@ def submit_issue(caller: Caller, draft: IssueDraft) -> Issue:
 def _check_rate(caller: Caller) -> None:
     since = clock.now() - timedelta(hours=1)
     recent = db.session.scalar(db.select(db.func.count(Issue.id)).where(
-        Issue.submitter_id == caller.user.id, Issue.created_at > since))
+        Issue.submitter_id == caller.user_id, Issue.created_at > since))
     if recent >= MAX_SUBMISSIONS_PER_HOUR:
         raise RateLimited("提交过于频繁，每小时最多提交10条，请稍后再试", headers={"Retry-After": "3600"})
 
@@ -112,7 +112,7 @@ def _check_images(caller: Caller, image_ids) -> list:
 
     :raise 400 invalid_input: an image not the caller's, given twice, risky, or already used.
     """
-    uploads = owned_uploads(caller.user.id, image_ids)
+    uploads = owned_uploads(caller.user_id, image_ids)
     for upload in uploads:
         if upload.media_check_status in (MediaCheckStatus.risky, MediaCheckStatus.review):
             raise InvalidInput({"images": "有图片未通过安全检查，请删除后再提交"})

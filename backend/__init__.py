@@ -21,7 +21,7 @@ def create_app(**overrides) -> Flask:
 
     from . import cli, errors, identity_cache, landing, media, openapi
     from .extensions import init_extensions
-    from .services import inbox_cache, scan_cache
+    from .services import inbox_cache, scan_cache, workdays
     from .wechat import init_wechat
     from miniprogram_api import register_api
 
@@ -29,6 +29,7 @@ def create_app(**overrides) -> Flask:
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()
     inbox_cache.hook_invalidation()
+    workdays.hook_invalidation()
     init_wechat(app)
     errors.register_error_handlers(app)
     register_api(app)

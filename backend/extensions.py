@@ -6,6 +6,8 @@ import logging
 import redis
 from flask import Flask, current_app
 from flask_migrate import Migrate
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from models import db
 
@@ -17,12 +19,38 @@ __all__ = ["db", "migrate", "init_extensions", "get_redis"]
 
 def init_extensions(app: Flask) -> None:
     db.init_app(app)
+    _make_sqlite_transactional()
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     url = app.config.get("REDIS_URL")
     # Short timeouts: Redis is a shared cache and lock service, never a reason to hang a request.
     app.extensions["redis"] = (
         redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0) if url else None
     )
+
+
+_sqlite_hooked = False
+
+
+def _make_sqlite_transactional() -> None:
+    """Make a SQLite savepoint nest inside the request's transaction.
+
+    Python's sqlite3 module opens a transaction only before a write, so a SAVEPOINT taken
+    before any write (`begin_nested()` around an insert that may collide) starts a transaction
+    of its own, and releasing it commits: the request's later rollback could not undo it. Here a
+    BEGIN goes first when none is open. Reads stay outside transactions as the module intends,
+    so concurrent requests still only queue on writes.
+    """
+    global _sqlite_hooked
+    if _sqlite_hooked:
+        return
+    _sqlite_hooked = True
+
+    @event.listens_for(Engine, "savepoint")
+    def _begin_first(connection, _name):
+        if connection.dialect.name == "sqlite":
+            driver = connection.connection.dbapi_connection
+            if not driver.in_transaction:
+                driver.execute("BEGIN")
 
 
 def get_redis() -> redis.Redis | None:

@@ -60,6 +60,18 @@ def lookup(gen_keys: Sequence[str], key: str) -> Lookup:
     return Lookup(None, stamp)
 
 
+def generation(gen_key: str) -> bytes | None:
+    """The current generation of `gen_key` (b"0" if never bumped); None without Redis."""
+    client = get_redis()
+    if client is None:
+        return None
+    try:
+        return client.get(gen_key) or b"0"
+    except redis.RedisError as exc:
+        log.warning("cache unavailable: %s", exc)
+        return None
+
+
 def store(found: Lookup, key: str, value: bytes, ttl_seconds: int) -> None:
     """Store `value` under the generations `found` read before it was computed."""
     client = get_redis()
@@ -143,12 +155,18 @@ def _install() -> None:
                 if keys:
                     note(state.session, keys)
 
+    # Both events fire for savepoints too (begin_nested); only the outermost transaction's end
+    # decides. Keys noted inside a savepoint rolled back stay pending: bumping a generation for
+    # nothing costs a cache miss, missing one would serve a stale answer.
     @event.listens_for(Session, "after_commit")
     def _bump(session):
+        if session.in_nested_transaction():
+            return
         keys = session.info.pop(_PENDING, None)
         if keys and has_app_context():
             bump(keys)
 
     @event.listens_for(Session, "after_rollback")
     def _forget(session):
-        session.info.pop(_PENDING, None)
+        if not session.in_nested_transaction():
+            session.info.pop(_PENDING, None)

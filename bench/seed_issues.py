@@ -166,12 +166,13 @@ def main() -> int:
         (args.out / "scenes.txt").write_text("".join(s + "\n" for _, s in stations), encoding="utf-8")
         (args.out / "categories.txt").write_text("".join(n + "\n" for _, n in categories), encoding="utf-8")
 
-        # How big each bound deputy's inbox is (the same clause as GET /deputy/inbox).
-        from backend.services.issue_access import deputy_clause
-        from models import Issue
+        # How big each bound deputy's inbox is (the same service as GET /deputy/inbox).
+        from backend.auth import caller_for
+        from backend.services.inbox import deputy_inbox
         inbox = []
-        for deputy_id in chosen:
-            inbox.append(db.session.scalar(db.select(db.func.count(Issue.id)).where(deputy_clause(deputy_id))))
+        for user_id in deputy_users:
+            caller = caller_for(users[user_id])
+            inbox.append(deputy_inbox(caller.deputy_id, caller.deputy_station_ids, None, 1, 1)[1])
         db.session.rollback()
         summary = {"residents": len(residents), "issues": args.issues, "statuses": dict(counts),
                    "ratings": len(ratings), "stations": len(stations), "categories": len(categories),

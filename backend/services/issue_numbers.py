@@ -23,12 +23,13 @@ def _increment(day: date):
 def next_issue_no(day: date) -> str:
     """The next number of `day`.
 
-    On PostgreSQL it is taken in a transaction of its own, so the day's counter row is locked
-    for a moment, not for the rest of the submitting request (a rolled-back submission leaves
-    a gap, which is harmless). SQLite serialises writers anyway, so it uses the request's own.
+    On PostgreSQL it is taken by one autocommitted statement on a connection of its own, so the
+    day's counter row is locked for that statement, not for the rest of the submitting request
+    (a rolled-back submission leaves a gap, which is harmless). SQLite serialises writers
+    anyway, so it uses the request's own transaction.
     """
     if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as connection:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             sequence = connection.execute(_increment(day)).scalar_one()
     else:
         sequence = db.session.execute(_increment(day)).scalar_one()

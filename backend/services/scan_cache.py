@@ -17,13 +17,10 @@ import logging
 from datetime import datetime, time, timedelta
 
 import redis
-from flask import has_app_context
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from models import Deputy, DeputySeat, ReceptionRule, Region, Station, StationMembership, TopicGroup
 
-from .. import clock
+from .. import clock, tagged_cache
 from ..extensions import get_redis
 
 log = logging.getLogger(__name__)
@@ -89,48 +86,14 @@ def _span(closes_at: time) -> tuple[datetime, datetime]:
     return closing, midnight + timedelta(days=1)
 
 
-def invalidate_all() -> None:
-    if not has_app_context():
-        return
-    client = get_redis()
-    if client is None:
-        return
-    try:
-        client.incr(GENERATION_KEY)
-    except redis.RedisError as exc:
-        # The answers under the old generation expire within MAX_AGE.
-        log.warning("scan cache generation not bumped: %s", exc)
+def _spoiled_by(obj) -> list[str]:
+    return [GENERATION_KEY] if isinstance(obj, SOURCES) else []
 
 
-_hooked = False
+def _spoiled_by_bulk(cls: type) -> list[str]:
+    return [GENERATION_KEY] if issubclass(cls, SOURCES) else []
 
 
 def hook_invalidation() -> None:
-    """Bump the generation after any commit that changed a source of the scan answer.
-
-    Session events are process-wide; they are registered once and do nothing without Redis.
-    """
-    global _hooked
-    if _hooked:
-        return
-    _hooked = True
-
-    @event.listens_for(Session, "before_flush")
-    def _note_changes(session, _flush_context, _instances):
-        if any(isinstance(obj, SOURCES) for obj in (*session.new, *session.dirty, *session.deleted)):
-            session.info["scan_changed"] = True
-
-    @event.listens_for(Session, "do_orm_execute")
-    def _note_bulk_changes(state):
-        if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-                and issubclass(state.bind_mapper.class_, SOURCES):
-            state.session.info["scan_changed"] = True
-
-    @event.listens_for(Session, "after_commit")
-    def _bump(session):
-        if session.info.pop("scan_changed", False):
-            invalidate_all()
-
-    @event.listens_for(Session, "after_rollback")
-    def _forget(session):
-        session.info.pop("scan_changed", None)
+    """Bump the generation after any commit that changed a source of the scan answer."""
+    tagged_cache.watch(_spoiled_by, _spoiled_by_bulk)

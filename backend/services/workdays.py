@@ -23,16 +23,20 @@ Counting, all on Beijing dates (a datetime is taken at its Beijing date):
   or the working day before it, however many rest days lie between); green otherwise.
 
 Caching: a county computes clocks for thousands of issues per request, so a day's status never
-touches the database. Each app context (one request, one job run) loads the overrides and the
-completed years once, whole — a few dozen rows a year, and loading all of them spares guessing
-which years a deadline walk will cross — and keeps them in `flask.g`. A request therefore sees
-edits committed before it began on every worker, with no cross-process invalidation; the staff
-functions below drop the context's copy so the same request sees its own edit. A long-running
-app context (a scheduler loop) should call `invalidate()` when it wants fresh data. Code outside
-an app context builds a `Calendar` itself and passes it as `calendar=`.
+touches the database. The overrides and the completed years (a few dozen rows a year, loaded
+whole, which spares guessing which years a deadline walk will cross) are kept:
+- per app context (one request, one job run) in `flask.g`, so a request sees one calendar
+  throughout; the staff functions below drop the context's copy so it sees its own edit;
+- per process, when Redis is configured, under the generation `calendar:gen`, which every commit
+  changing an override or a completed year bumps (`backend/tagged_cache.py`): each request then
+  costs one Redis read instead of two queries, and sees edits committed before it began on every
+  worker. Without Redis every app context loads its own.
+A long-running app context (a scheduler loop) should call `invalidate()` when it wants fresh
+data. Code outside an app context builds a `Calendar` itself and passes it as `calendar=`.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -45,7 +49,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import CalendarOverride, CalendarYear, User, db
 
-from .. import clock
+from .. import clock, tagged_cache
 
 # The package's data as plain dicts, read directly: its is_workday() rescans every key to
 # validate the year on each call, too slow for thousands of clocks.
@@ -58,6 +62,7 @@ STAFF_YEARS = range(2000, 2101)
 NOTE_MAX = 200
 
 _G_KEY = "_workday_calendar"
+_G_EDITED = "_workday_calendar_edited"
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -120,14 +125,33 @@ def load_calendar() -> Calendar:
     return Calendar({day: workday for day, workday in overrides}, years)
 
 
+GENERATION = "calendar:gen"
+# A bound for the case the generation cannot catch: Redis losing its keys (a restart without
+# persistence) resets it to a value this process may have seen before the last edit.
+PROCESS_COPY_MAX_AGE_SECONDS = 600
+# (generation, when loaded by time.monotonic(), calendar) as last loaded by this process.
+_process_copy: tuple[bytes, float, Calendar] | None = None
+
+
 def current_calendar() -> Calendar:
     """This app context's calendar, loaded on first use.
 
     :raise RuntimeError: outside an app context.
     """
+    global _process_copy
     calendar = g.get(_G_KEY)
     if calendar is None:
-        calendar = load_calendar()
+        # After its own edit a context reads the database: the edit is not committed yet, so
+        # the generation has not moved and the process copy would not show it.
+        generation = None if g.get(_G_EDITED) else tagged_cache.generation(GENERATION)
+        copy = _process_copy
+        if generation is not None and copy is not None and copy[0] == generation \
+                and time.monotonic() - copy[1] < PROCESS_COPY_MAX_AGE_SECONDS:
+            calendar = copy[2]
+        else:
+            calendar = load_calendar()
+            if generation is not None:  # read before loading: a later edit is never missed
+                _process_copy = (generation, time.monotonic(), calendar)
         setattr(g, _G_KEY, calendar)
     return calendar
 
@@ -140,6 +164,19 @@ def invalidate() -> None:
     """Forget this app context's calendar; the next use reloads it."""
     if has_app_context():
         g.pop(_G_KEY, None)
+        setattr(g, _G_EDITED, True)
+
+
+def _spoiled_by(obj) -> list[str]:
+    return [GENERATION] if isinstance(obj, (CalendarOverride, CalendarYear)) else []
+
+
+def _spoiled_by_bulk(cls: type) -> list[str]:
+    return [GENERATION] if cls in (CalendarOverride, CalendarYear) else []
+
+
+def hook_invalidation() -> None:
+    tagged_cache.watch(_spoiled_by, _spoiled_by_bulk)
 
 
 def _as_date(value: date | datetime) -> date:

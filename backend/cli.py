@@ -1,8 +1,9 @@
-"""Commands: `flask --app wsgi seed-demo [--out FILE]`, `flask --app wsgi fake-wechat`, `db ...`
-(Flask-Migrate)."""
+"""Commands: `flask --app wsgi seed-demo [--out FILE]`, `flask --app wsgi fake-wechat`,
+`flask --app wsgi uploads purge [--older-than-hours 24]`, `db ...` (Flask-Migrate)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -14,6 +15,7 @@ from models import db
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(fake_wechat)
+    app.cli.add_command(uploads_group)
 
 
 @click.command("seed-demo")
@@ -48,3 +50,21 @@ def fake_wechat(port: int | None) -> None:
     server = FakeWeChat(cfg["WECHAT_APP_ID"], cfg["WECHAT_APP_SECRET"], port=port or cfg["FAKE_WECHAT_PORT"])
     click.echo(f"fake WeChat listening on {server.start()}")
     server.serve_until_interrupted()
+
+
+@click.group("uploads")
+def uploads_group() -> None:
+    """Residents' uploaded images."""
+
+
+# At least an hour: a resident between uploading an image and submitting the issue keeps it.
+@uploads_group.command("purge")
+@click.option("--older-than-hours", type=click.IntRange(min=1), default=24, show_default=True,
+              help="删除上传超过这么多小时、仍未附加到意见建议的图片")
+@with_appcontext
+def purge_uploads(older_than_hours: int) -> None:
+    """Delete images never attached to an issue, and their files."""
+    from .services.uploads import purge_unattached_uploads
+
+    removed = purge_unattached_uploads(timedelta(hours=older_than_hours))
+    click.echo(f"已删除 {removed} 张超过 {older_than_hours} 小时未使用的图片。")

@@ -7,8 +7,9 @@ that loads, checks access, calls one service and returns the response model.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
@@ -19,6 +20,17 @@ from . import idempotency
 from .auth import current_caller
 from .errors import Forbidden
 from .validation import parse_json_body, parse_query
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file in a `multipart/form-data` body. Only described here: the view reads it itself,
+    because how much it may read, and what the bytes must be, is the service's business."""
+
+    description: str = ""
+    # What the file may be; empty: anything.
+    media_types: tuple[str, ...] = ()
+    required: bool = True
 
 
 @dataclass
@@ -38,6 +50,8 @@ class Operation:
     produces: dict[str, str] | None = None
     # Honours an `Idempotency-Key` header (creating writes; needs a signed-in caller).
     idempotent: bool = False
+    # A `multipart/form-data` body instead of JSON: part name → file part.
+    multipart: dict[str, FilePart] | None = None
 
 
 class ApiBlueprint(Blueprint):
@@ -49,7 +63,9 @@ class ApiBlueprint(Blueprint):
 
     def operation(self, method: str, rule: str, *, body=None, query=None, response=None,
                   status: int = 200, roles=None, auth: bool = False, errors=(), produces=None,
-                  idempotent: bool = False):
+                  idempotent: bool = False, multipart: dict[str, FilePart] | None = None):
+        if body is not None and multipart is not None:
+            raise ValueError("an operation takes a JSON body or a multipart one, not both")
         if (auth or idempotent) and roles is None:
             roles = frozenset()
         role_set = frozenset(roles) if roles is not None else None
@@ -61,6 +77,7 @@ class ApiBlueprint(Blueprint):
                 method=method, summary=summary.strip(), description=description.strip(),
                 tags=[self.tag], body=body, query=query, response=response, status=status,
                 roles=role_set, errors=list(errors), produces=produces, idempotent=idempotent,
+                multipart=dict(multipart) if multipart is not None else None,
             )
 
             @functools.wraps(view)

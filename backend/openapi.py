@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from flask import Blueprint, Flask, current_app, jsonify, render_template_string, send_from_directory
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    render_template_string,
+    send_from_directory,
+)
 from pydantic.json_schema import models_json_schema
 
-from .endpoint import Operation
+from .endpoint import FilePart, Operation
 
 docs = Blueprint("docs", __name__)
 
@@ -43,6 +51,34 @@ _ERROR_SCHEMA = {
         }
     },
 }
+
+
+_RETRY_AFTER = {"description": "多少秒后可以再试", "schema": {"type": "integer", "minimum": 1}}
+
+
+def _multipart_body(parts: dict[str, FilePart]) -> dict:
+    """A `multipart/form-data` request body of file parts, in OpenAPI 3.1's terms.
+
+    A file part is raw bytes, so its schema is a string of `format: binary` (what Swagger UI
+    turns into a file chooser) with no `contentEncoding`, which would mean base64 inside the
+    string. Its media type goes in `contentMediaType` when there is one, and in the part's
+    `encoding.contentType`, which may list several.
+    """
+    properties: dict[str, dict] = {}
+    encoding: dict[str, dict] = {}
+    for name, part in parts.items():
+        schema: dict = {"type": "string", "format": "binary"}
+        if len(part.media_types) == 1:
+            schema["contentMediaType"] = part.media_types[0]
+        if part.description:
+            schema["description"] = part.description
+        properties[name] = schema
+        if part.media_types:
+            encoding[name] = {"contentType": ", ".join(part.media_types)}
+    required = [name for name, part in parts.items() if part.required]
+    schema = {"type": "object", "properties": properties, **({"required": required} if required else {})}
+    media: dict = {"schema": schema, **({"encoding": encoding} if encoding else {})}
+    return {"required": bool(required), "content": {"multipart/form-data": media}}
 
 
 def _operations(app: Flask):
@@ -95,6 +131,8 @@ def build_openapi(app: Flask) -> dict:
         if op.body is not None:
             item["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": schema_refs[(op.body, "validation")]}}}
+        elif op.multipart is not None:
+            item["requestBody"] = _multipart_body(op.multipart)
         responses: dict[str, dict] = {}
         if op.response is not None:
             responses[str(op.status)] = {"description": "成功", "content": {
@@ -105,10 +143,12 @@ def build_openapi(app: Flask) -> dict:
         else:
             responses[str(op.status)] = {"description": "成功"}
         codes = list(op.errors)
-        if op.body is not None or op.query is not None:
+        if op.body is not None or op.query is not None or op.multipart is not None:
             codes.append("invalid_input")
         if op.body is not None:
             codes += ["unsupported_media_type", "payload_too_large"]
+        if op.multipart is not None:
+            codes.append("payload_too_large")
         if op.idempotent:
             codes += ["conflict", "idempotency_key_reused"]
         if op.roles is not None:
@@ -121,6 +161,8 @@ def build_openapi(app: Flask) -> dict:
         for status, names in sorted(by_status.items()):
             responses[str(status)] = {"description": "错误：" + "、".join(f"`{n}`" for n in names),
                                       "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+            if status == 429:
+                responses[str(status)]["headers"] = {"Retry-After": _RETRY_AFTER}
         item["responses"] = responses
         if op.roles is not None:
             item["security"] = [{"bearerAuth": []}]

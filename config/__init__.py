@@ -87,6 +87,9 @@ def load_config(**overrides) -> dict:
         # Decoding is what costs memory (3 bytes a pixel), not the file size: a 5 MB PNG can
         # claim 40000 × 40000 pixels. 40 MP covers phone cameras.
         "UPLOAD_MAX_PIXELS": _env_int("UPLOAD_MAX_PIXELS", 40_000_000),
+        # Images one user may store per hour: an issue takes at most a few, and each costs disk
+        # and a WeChat image check.
+        "UPLOAD_MAX_PER_HOUR": _env_int("UPLOAD_MAX_PER_HOUR", 60),
         # Signed /media links: for viewers in the mini-program (re-issued with every answer that
         # shows the image), and for WeChat's image check, which fetches the image from outside
         # (PUBLIC_BASE_URL) some time within 30 minutes — a day leaves room for its retries.

@@ -8,7 +8,7 @@ from pydantic import Field
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.auth import Caller
-from backend.endpoint import ApiBlueprint
+from backend.endpoint import ApiBlueprint, FilePart
 from backend.services import uploads
 from backend.validation import ApiModel
 from models import Role, Upload
@@ -42,11 +42,12 @@ def upload_detail(upload: Upload, viewer_user_id: int) -> UploadDetail:
 
 
 @bp.post("/uploads", response=UploadOut, status=201, roles={Role.resident},
-         errors=["invalid_input", "payload_too_large", "unsupported_media_type", "forbidden"])
+         multipart={"file": FilePart("图片文件（wx.uploadFile 的 name 填 file）", media_types=uploads.ACCEPTED_TYPES)},
+         errors=["invalid_input", "payload_too_large", "unsupported_media_type", "forbidden", "rate_limited"])
 def create(caller: Caller):
     """上传图片（意见建议附图）
 
-    `multipart/form-data`，文件字段名 `file`（wx.uploadFile 的 name）。仅支持 JPG、PNG、WebP（按文件内容判定，而非文件名），每张不超过 5MB。图片通过微信内容安全检测前仅上传者本人可见。
+    `multipart/form-data`，文件字段名 `file`（wx.uploadFile 的 name）。仅支持 JPG、PNG、WebP（按文件内容判定，而非文件名），每张不超过 5MB。图片通过微信内容安全检测前仅上传者本人可见。每人每小时最多上传的张数有限（默认 60 张，未成功的上传不计入），超出时返回 429 与 `Retry-After`。
     """
     # JSON routes keep the app's 1 MiB limit; only this one reads an image-sized body.
     request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"] + _MULTIPART_OVERHEAD

@@ -17,19 +17,22 @@ import io
 import logging
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from flask import current_app
 from itsdangerous import Signer
 from PIL import Image, ImageOps
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
-from models import MediaCheckStatus, Upload, User, db
+from models import IssueImage, MediaCheckStatus, Upload, User, db
 
 from .. import clock
 from ..errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..storage import StoredFileMissing, get_storage, new_key
 from ..wechat import WeChatError, WeChatUnavailable, get_gateway
+from . import rate_limit
 
 log = logging.getLogger(__name__)
 
@@ -166,39 +169,59 @@ def create_upload(user: User, file: FileStorage | None) -> Upload:
 
     Commits the new row before asking WeChat: WeChat fetches the image through its link, which
     must already work. If WeChat cannot be asked now the image stays `pending` without a trace
-    id, for the scheduler to ask again.
+    id, for the scheduler to ask again. An upload refused for any reason does not count against
+    the hourly limit (see `backend.services.rate_limit`).
 
     :raise 400 invalid_input: no `file` part, or an empty one.
     :raise 413 payload_too_large: more than UPLOAD_MAX_BYTES (or UPLOAD_MAX_PIXELS).
     :raise 415 unsupported_media_type: not a whole JPEG, PNG or WebP image.
+    :raise 429 rate_limited: UPLOAD_MAX_PER_HOUR uploads by `user` in the last hour.
     """
-    if file is None:
-        raise InvalidInput({"file": "请选择要上传的图片"})
-    limit = current_app.config["UPLOAD_MAX_BYTES"]
-    data = file.stream.read(limit + 1)
-    if len(data) > limit:
-        raise ImageTooLarge()
-    if not data:
-        raise InvalidInput({"file": "请选择要上传的图片"})
-    info = inspect_image(data, current_app.config["UPLOAD_MAX_PIXELS"])
-    data = without_location(data, info.format)
+    with _upload_slot(user):
+        if file is None:
+            raise InvalidInput({"file": "请选择要上传的图片"})
+        limit = current_app.config["UPLOAD_MAX_BYTES"]
+        data = file.stream.read(limit + 1)
+        if len(data) > limit:
+            raise ImageTooLarge()
+        if not data:
+            raise InvalidInput({"file": "请选择要上传的图片"})
+        info = inspect_image(data, current_app.config["UPLOAD_MAX_PIXELS"])
+        data = without_location(data, info.format)
 
-    storage = get_storage()
-    key = new_key("images", info.format.extension)
-    storage.save(key, data, info.format.content_type)
-    upload = Upload(owner_id=user.id, storage_key=key, content_type=info.format.content_type,
-                    size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                    width=info.width, height=info.height,
-                    media_check_status=MediaCheckStatus.pending, created_at=clock.now())
-    db.session.add(upload)
-    try:
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        storage.delete(key)  # no row, no file
-        raise
+        storage = get_storage()
+        key = new_key("images", info.format.extension)
+        storage.save(key, data, info.format.content_type)
+        upload = Upload(owner_id=user.id, storage_key=key, content_type=info.format.content_type,
+                        size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                        width=info.width, height=info.height,
+                        media_check_status=MediaCheckStatus.pending, created_at=clock.now())
+        db.session.add(upload)
+        try:
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            storage.delete(key)  # no row, no file
+            raise
     request_media_check(upload)
     return upload
+
+
+UPLOAD_RATE_BUCKET = "upload"
+_UPLOAD_RATE_WINDOW = timedelta(hours=1)
+
+
+def _upload_slot(user: User):
+    """A slot in the user's hourly upload limit, given back if the upload fails."""
+    limit = current_app.config["UPLOAD_MAX_PER_HOUR"]
+
+    def count_in_db() -> int:
+        since = clock.now() - _UPLOAD_RATE_WINDOW
+        return db.session.scalar(db.select(db.func.count(Upload.id)).where(
+            Upload.owner_id == user.id, Upload.created_at > since))
+
+    return rate_limit.reserve(UPLOAD_RATE_BUCKET, user.id, limit, _UPLOAD_RATE_WINDOW, count_in_db,
+                              message=f"上传过于频繁，每小时最多上传{limit}张图片，请稍后再试")
 
 
 def request_media_check(upload: Upload) -> bool:
@@ -278,11 +301,75 @@ def owned_uploads(owner_id: int, upload_ids) -> list[Upload]:
         return []
     if len(set(ids)) != len(ids):
         raise InvalidInput({"images": "同一张图片只能添加一次"})
+    # FOR KEY SHARE (PostgreSQL): until the caller's transaction ends, the purge of unattached
+    # uploads waits for it instead of deleting an image being attached; an image it deleted
+    # first is simply not found.
     found = {u.id: u for u in db.session.scalars(
-        db.select(Upload).where(Upload.id.in_(ids), Upload.owner_id == owner_id))}
+        db.select(Upload).where(Upload.id.in_(ids), Upload.owner_id == owner_id)
+        .with_for_update(read=True, key_share=True))}
     if len(found) != len(ids):
         raise InvalidInput({"images": "图片不存在或已失效，请重新上传"})
     return [found[i] for i in ids]
+
+
+# --- clearing away what was never used ---------------------------------------------------------
+
+UNATTACHED_UPLOAD_TTL = timedelta(hours=24)
+_PURGE_BATCH = 200
+_PURGE_RETRIES = 3
+
+
+def purge_unattached_uploads(older_than: timedelta = UNATTACHED_UPLOAD_TTL) -> int:
+    """Delete uploads older than `older_than` that no issue uses, rows first, then their files.
+
+    A resident who uploads and then gives up leaves an image nobody else may see: kept, it
+    only takes disk. Each batch is deleted with a conditional DELETE that checks again, in the
+    database, that no issue uses the image, and is committed before any file goes: an image
+    attached meanwhile is kept, and a row never points at a missing file. A job, not part of a
+    request: it commits per batch and ends whatever transaction the session had.
+    Returns how many uploads were deleted.
+    """
+    cutoff = clock.now() - older_than
+    unattached = ~db.exists().where(IssueImage.upload_id == Upload.id)
+    storage = get_storage()
+    removed = 0
+    after_id = 0
+    while True:
+        ids = db.session.scalars(
+            db.select(Upload.id).where(Upload.id > after_id, Upload.created_at < cutoff, unattached)
+            .order_by(Upload.id).limit(_PURGE_BATCH)).all()
+        # End the read before writing: SQLite cannot turn a read begun before another writer's
+        # commit into a write. The DELETE judges again anyway.
+        db.session.rollback()
+        if not ids:
+            return removed
+        after_id = ids[-1]
+        keys = _delete_unattached(ids, cutoff, unattached)
+        for key in keys:
+            try:
+                storage.delete(key)
+            except Exception:  # a file left behind must not stop the purge
+                log.exception("purge: the row of %s is gone but its file could not be deleted", key)
+        removed += len(keys)
+
+
+def _delete_unattached(ids: list[int], cutoff: datetime, unattached) -> list[str]:
+    """Delete those of `ids` still unattached; commit; their storage keys."""
+    statement = (db.delete(Upload).where(Upload.id.in_(ids), Upload.created_at < cutoff, unattached)
+                 .returning(Upload.storage_key))
+    for attempt in range(_PURGE_RETRIES):
+        try:
+            keys = list(db.session.scalars(statement, execution_options={"synchronize_session": False}))
+            db.session.commit()
+            return keys
+        except IntegrityError:
+            # PostgreSQL: an image of the batch was attached by a transaction that committed
+            # while this DELETE waited for it; the foreign key refused the whole batch. Again:
+            # the NOT EXISTS now sees the attachment and leaves that image out.
+            db.session.rollback()
+            log.info("purge: an upload was attached meanwhile (attempt %d)", attempt + 1)
+    log.warning("purge: uploads %s..%s skipped after %d attempts", ids[0], ids[-1], _PURGE_RETRIES)
+    return []
 
 
 # --- links and serving ------------------------------------------------------------------------

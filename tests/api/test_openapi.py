@@ -4,6 +4,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from flask import Flask
+from openapi_spec_validator import validate
+from pydantic import BaseModel
+
+from backend.endpoint import ApiBlueprint, FilePart
+from backend.openapi import build_openapi
+
 CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "API.md"
 
 # Paths of API.md that later issues own; this issue's routes must all be there.
@@ -56,6 +64,53 @@ def test_docs_page_serves_swagger_ui_locally(client):
 
 
 def test_the_document_is_valid_openapi(client):
-    from openapi_spec_validator import validate
-
     validate(client.get("/api/openapi.json").get_json())
+
+
+def test_the_upload_body_is_described_as_multipart_with_a_binary_file(client):
+    upload = client.get("/api/openapi.json").get_json()["paths"]["/api/v1/uploads"]["post"]
+    body = upload["requestBody"]
+    assert body["required"] is True
+    assert list(body["content"]) == ["multipart/form-data"]
+    form = body["content"]["multipart/form-data"]
+    schema = form["schema"]
+    assert schema["type"] == "object" and schema["required"] == ["file"]
+    file = schema["properties"]["file"]
+    assert file["type"] == "string" and file["format"] == "binary"
+    # Raw bytes in their own part: base64 (contentEncoding) would be wrong.
+    assert "contentEncoding" not in file and file["description"]
+    assert form["encoding"]["file"]["contentType"] == "image/jpeg, image/png, image/webp"
+    # What can go wrong, including the hourly limit and when to try again.
+    assert {"400", "401", "403", "413", "415", "429"} <= set(upload["responses"])
+    assert upload["responses"]["429"]["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
+def test_multipart_parts_are_declared_not_special_cased():
+    """Any route may declare file parts; one media type is also the schema's contentMediaType."""
+    bp = ApiBlueprint("forms", __name__, tag="测试")
+
+    @bp.post("/avatar", auth=True, multipart={"photo": FilePart("头像", media_types=("image/png",)),
+                                             "note": FilePart(required=False)})
+    def avatar(caller):
+        """换头像"""
+
+    demo = Flask(__name__)
+    demo.register_blueprint(bp)
+    document = build_openapi(demo)
+    op = document["paths"]["/avatar"]["post"]
+    form = op["requestBody"]["content"]["multipart/form-data"]
+    assert form["schema"]["required"] == ["photo"]
+    assert form["schema"]["properties"]["photo"] == {"type": "string", "format": "binary",
+                                                     "contentMediaType": "image/png", "description": "头像"}
+    assert form["schema"]["properties"]["note"] == {"type": "string", "format": "binary"}
+    assert form["encoding"] == {"photo": {"contentType": "image/png"}}
+    assert {"400", "413"} <= set(op["responses"]) and "429" not in op["responses"]
+    validate(document)
+
+
+def test_a_route_takes_json_or_multipart_not_both():
+    class Note(BaseModel):
+        text: str
+
+    with pytest.raises(ValueError):
+        ApiBlueprint("both", __name__, tag="测试").post("/x", body=Note, multipart={"file": FilePart()})

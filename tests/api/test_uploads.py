@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -113,7 +113,7 @@ def _broken_png_crc() -> bytes:
     pytest.param(images.webp()[:40], id="truncated-webp"),
     pytest.param(images.make_image("GIF"), id="gif"),
     pytest.param(images.make_image("BMP"), id="bmp"),
-    pytest.param("<svg xmlns='http://www.w3.org/2000/svg'/>".encode(), id="svg"),
+    pytest.param(b"<svg xmlns='http://www.w3.org/2000/svg'/>", id="svg"),
 ])
 def test_corrupt_truncated_or_other_formats_are_refused(app, client, token, upload_dir, data):
     response = post_file(client, token, data)
@@ -261,9 +261,9 @@ def test_a_tampered_link_is_404(client, token, change):
 def test_an_expired_link_is_404(client, token):
     url = post_file(client, token, images.jpeg()).get_json()["upload"]["url"]
     expires = int(parse_qs(urlsplit(url).query)["e"][0])
-    clock.freeze(datetime.fromtimestamp(expires - 1, timezone.utc))
+    clock.freeze(datetime.fromtimestamp(expires - 1, UTC))
     assert client.get(local(url)).status_code == 200
-    clock.freeze(datetime.fromtimestamp(expires, timezone.utc))
+    clock.freeze(datetime.fromtimestamp(expires, UTC))
     response = client.get(local(url))
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, deputies, deputy_issues, health, issues, manage_issues, stations, uploads
+from . import auth, deputies, deputy_issues, health, issues, manage_issues, manage_reference, stations, uploads
 
 API_PREFIX = "/api/v1"
 
 
 def register_api(app: Flask) -> None:
-    for module in (auth, stations, deputies, uploads, issues, deputy_issues, manage_issues):
+    for module in (auth, stations, deputies, uploads, issues, deputy_issues, manage_issues, manage_reference):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     app.register_blueprint(health.bp)

@@ -30,12 +30,14 @@ class Caller:
     needs them (hot read paths such as the deputy inbox need none).
     """
 
-    def __init__(self, user_id: int, roles: list[Role], *, deputy_id: int | None = None,
+    def __init__(self, user_id: int, roles: list[Role], *, openid: str | None = None, deputy_id: int | None = None,
                  staff_id: int | None = None, station_ids: Iterable[int] = (),
                  deputy_station_ids: Iterable[int] = (), user: User | None = None,
                  deputy: Deputy | None = None, staff: StaffAccount | None = None):
         self.user_id = user_id
         self.roles = roles
+        # The mini-program's id of the user (a resident's), which WeChat's content check asks for.
+        self.openid = openid
         self.deputy_id = deputy_id
         self.staff_id = staff_id
         # The stations a staff member manages (a station manager's own; empty for others).
@@ -108,7 +110,7 @@ def caller_for(user: User, deputy: Deputy | None = None, *, find_deputy: bool = 
     if deputy is not None:
         deputy_stations = list(db.session.scalars(db.select(StationMembership.station_id).where(
             StationMembership.deputy_id == deputy.id, StationMembership.current_on(clock.beijing_today()))))
-    return Caller(user.id, roles, deputy_id=deputy.id if deputy else None, staff_id=staff.id if staff else None,
+    return Caller(user.id, roles, openid=user.openid, deputy_id=deputy.id if deputy else None, staff_id=staff.id if staff else None,
                   station_ids={station.id for station in staff.stations} if staff is not None else (),
                   deputy_station_ids=deputy_stations, user=user, deputy=deputy, staff=staff)
 
@@ -137,18 +139,19 @@ def current_caller(required: bool = True) -> Caller | None:
         raise Unauthorized("登录凭证无效，请重新登录")
     uid, version = payload["uid"], payload.get("ver")
     identity, found = identity_cache.lookup(uid)
-    if identity is not None and identity["ver"] == version:
-        g.caller = Caller(uid, [Role(r) for r in identity["roles"]], deputy_id=identity["deputy"],
-                          staff_id=identity["staff"], station_ids=identity["stations"],
-                          deputy_station_ids=identity["deputy_stations"])
+    if identity is not None and identity.get("ver") == version:
+        g.caller = Caller(uid, [Role(r) for r in identity["roles"]], openid=identity.get("openid"),
+                          deputy_id=identity.get("deputy"), staff_id=identity.get("staff"),
+                          station_ids=identity.get("stations", ()),
+                          deputy_station_ids=identity.get("deputy_stations", ()))
         return g.caller
     user, deputy = _load_user(uid)
     # An inactive user is never cached: there is nothing to answer them but this refusal.
     if user is None or not user.is_active or user.token_version != version:
         raise Unauthorized("登录凭证已失效，请重新登录")
-    g.caller = caller_for(user, deputy, find_deputy=False)
+    caller = g.caller = caller_for(user, deputy, find_deputy=False)
     identity_cache.store(found, uid, {
-        "ver": user.token_version, "roles": [r.value for r in g.caller.roles], "deputy": g.caller.deputy_id,
-        "staff": g.caller.staff_id, "stations": sorted(g.caller.station_ids),
-        "deputy_stations": g.caller.deputy_station_ids})
-    return g.caller
+        "ver": user.token_version, "roles": [r.value for r in caller.roles], "openid": caller.openid,
+        "deputy": caller.deputy_id, "staff": caller.staff_id, "stations": sorted(caller.station_ids),
+        "deputy_stations": caller.deputy_station_ids})
+    return caller

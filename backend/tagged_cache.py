@@ -8,23 +8,25 @@ current generations and the value in one MGET: any difference is a miss. So
 - a change never needs to know which cached values it spoils;
 - a value computed from data read just before a concurrent change is stored with the old
   generation and never served (a plain "delete the key on change" would let it in);
-- a counter outlives every value stamped with it (GEN_TTL > any value's TTL), so a counter that
-  expired and restarted from zero cannot match an old stamp.
+- a counter outlives every value stamped with it (GEN_TTL > any value's TTL), and starts at a
+  random value, so a counter that expired or was flushed cannot restart into an old stamp.
 
 Redis unset or failing means no cache, never an error: callers compute from the database.
 """
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
-from flask import has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .extensions import get_redis
+from .extensions import db, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +62,23 @@ def lookup(gen_keys: Sequence[str], key: str) -> Lookup:
     return Lookup(None, stamp)
 
 
+def _fresh_start() -> int:
+    # Counters start at a random value, not 0: a process keeps a ProcessMemo across a Redis
+    # restart or flush, and a counter restarted from 0 would meet the generations it saw before.
+    return secrets.randbelow(2**52) + 2**20
+
+
 def generation(gen_key: str) -> bytes | None:
-    """The current generation of `gen_key` (b"0" if never bumped); None without Redis."""
+    """The current generation of `gen_key`, started if it was not; None without Redis."""
     client = get_redis()
     if client is None:
         return None
     try:
-        return client.get(gen_key) or b"0"
+        current = client.get(gen_key)
+        if current is None:
+            client.set(gen_key, _fresh_start(), nx=True, ex=GEN_TTL_SECONDS)
+            current = client.get(gen_key)
+        return current
     except redis.RedisError as exc:
         log.warning("cache unavailable: %s", exc)
         return None
@@ -92,6 +104,7 @@ def bump(gen_keys: Iterable[str]) -> None:
     try:
         with client.pipeline(transaction=False) as pipe:
             for gen_key in keys:
+                pipe.set(gen_key, _fresh_start(), nx=True)
                 pipe.incr(gen_key)
                 pipe.expire(gen_key, GEN_TTL_SECONDS)
             pipe.execute()
@@ -99,6 +112,48 @@ def bump(gen_keys: Iterable[str]) -> None:
         # Values already stored stay until their own TTL: every user of this module keeps
         # that short (MAX_AGE) for exactly this case.
         log.warning("cache generations not bumped (%s): %s", ", ".join(keys), exc)
+
+
+class ProcessMemo:
+    """Values loaded from the database and kept by this process while a generation stands.
+
+    For small reference data read on hot paths (the working-day calendar, categories,
+    stations by scene): one Redis read per use instead of a query. Without Redis nothing is
+    kept — every use loads. `max_age_seconds` bounds the one case the generation cannot catch:
+    Redis losing its keys resets a generation to a value this process may have seen before.
+    Values must not be changed by their users: several requests share them.
+    """
+
+    def __init__(self, gen_key: str, max_age_seconds: float = 600):
+        self.gen_key = gen_key
+        self.max_age_seconds = max_age_seconds
+        self._generation: bytes | None = None
+        self._since = 0.0
+        self._values: dict = {}
+
+    def get(self, key, load: Callable[[], object]):
+        current = generation(self.gen_key)
+        if current is None:
+            return load()
+        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], key)  # tests run several apps
+        if current != self._generation or time.monotonic() - self._since >= self.max_age_seconds:
+            # Read before loading, so an edit committed meanwhile is never hidden under it.
+            self._generation, self._since, self._values = current, time.monotonic(), {}
+        values = self._values
+        if key not in values:
+            values[key] = load()
+        return values[key]
+
+    def get_row(self, key, query):
+        """The ORM object `query` selects (or None), placed in the request's session without a
+        query when this process holds a copy. The copy is loaded by a session of its own, so
+        it is never one of the request's objects."""
+        def load():
+            with Session(db.engine, expire_on_commit=False) as session:
+                return session.scalar(query)
+
+        row = self.get(key, load)
+        return db.session.merge(row, load=False) if row is not None else None
 
 
 # --- bumping after commit --------------------------------------------------------------------

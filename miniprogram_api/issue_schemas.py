@@ -59,7 +59,7 @@ class IssueCreate(ApiModel):
 
 
 class PageQuery(ApiModel):
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=20, ge=1, le=100)
 
 

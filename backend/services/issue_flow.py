@@ -29,7 +29,7 @@ from models import (
 )
 
 from .. import clock
-from . import inbox_cache, workdays
+from . import inbox_cache, regions, workdays
 from ..errors import ApiError, Forbidden
 
 S = IssueStatus
@@ -164,7 +164,13 @@ def transfer_issue(issue: Issue, actor: Actor, department: str, due_on: date) ->
         raise ApiError("办理期限不能早于今天", details={"fields": {"deadline": "不能早于今天"}})
     _move(issue, actor, "transferred", {S.accepted, S.replied, S.reopened}, S.transferred,
           note=f"{department}（期限 {due_on.isoformat()}）")
-    known = db.session.scalar(db.select(Department).where(Department.name == department, Department.is_active))
+    # Department names are unique only within a region: look among those the station can reach
+    # (its own region's and those above it), never a same-named office of another county.
+    # The nearest wins when a township and its county both have one of that name.
+    reachable = [r.id for r in regions.lineage(issue.station.region)]
+    candidates = {d.region_id: d for d in db.session.scalars(db.select(Department).where(
+        Department.name == department, Department.is_active, Department.region_id.in_(reachable)))}
+    known = next((candidates[r] for r in reversed(reachable) if r in candidates), None)
     transfer = Transfer(issue_id=issue.id, department_id=known.id if known else None, department_name=department,
                         due_on=due_on, created_by_id=actor.user.id)
     db.session.add(transfer)

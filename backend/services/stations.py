@@ -19,9 +19,9 @@ from models import (
     db,
 )
 
-from .. import clock
+from .. import clock, tagged_cache
 from ..errors import StationNotFound
-from . import reception, regions
+from . import reception, regions, scan_cache
 from .reception import NextReceptionDay
 
 # WeChat allows ≤ 32 chars of [0-9A-Za-z!#$&'()*+,/:;=?@-._~] in a scene; ours use a URL-safe
@@ -38,10 +38,14 @@ def find_station_by_scene(scene: str) -> Station:
     """:raise 404 station_not_found: unknown or closed station, or a scene no code could hold."""
     if not SCENE_PATTERN.match(scene):
         raise StationNotFound()
-    station = db.session.scalar(db.select(Station).where(Station.scene == scene, Station.is_active.is_(True)))
+    station = _by_scene.get_row(scene, db.select(Station).where(Station.scene == scene, Station.is_active.is_(True)))
     if station is None:
         raise StationNotFound()
     return station
+
+
+# Stations change rarely and every change bumps the scan generation (services/scan_cache.py).
+_by_scene = tagged_cache.ProcessMemo(scan_cache.GENERATION_KEY)
 
 
 def get_station(station_id: int) -> Station:

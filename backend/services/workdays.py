@@ -36,7 +36,6 @@ data. Code outside an app context builds a `Calendar` itself and passes it as `c
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -126,11 +125,7 @@ def load_calendar() -> Calendar:
 
 
 GENERATION = "calendar:gen"
-# A bound for the case the generation cannot catch: Redis losing its keys (a restart without
-# persistence) resets it to a value this process may have seen before the last edit.
-PROCESS_COPY_MAX_AGE_SECONDS = 600
-# (generation, when loaded by time.monotonic(), calendar) as last loaded by this process.
-_process_copy: tuple[bytes, float, Calendar] | None = None
+_process_copy = tagged_cache.ProcessMemo(GENERATION)
 
 
 def current_calendar() -> Calendar:
@@ -138,20 +133,11 @@ def current_calendar() -> Calendar:
 
     :raise RuntimeError: outside an app context.
     """
-    global _process_copy
     calendar = g.get(_G_KEY)
     if calendar is None:
         # After its own edit a context reads the database: the edit is not committed yet, so
         # the generation has not moved and the process copy would not show it.
-        generation = None if g.get(_G_EDITED) else tagged_cache.generation(GENERATION)
-        copy = _process_copy
-        if generation is not None and copy is not None and copy[0] == generation \
-                and time.monotonic() - copy[1] < PROCESS_COPY_MAX_AGE_SECONDS:
-            calendar = copy[2]
-        else:
-            calendar = load_calendar()
-            if generation is not None:  # read before loading: a later edit is never missed
-                _process_copy = (generation, time.monotonic(), calendar)
+        calendar = load_calendar() if g.get(_G_EDITED) else _process_copy.get(None, load_calendar)
         setattr(g, _G_KEY, calendar)
     return calendar
 

@@ -283,3 +283,23 @@ def test_transfer_deadline_cannot_be_in_the_past(client, world):
     response = act(client, world, "deputy", no, "transfer", {"department": "县水利局", "deadline": "2026-11-01"})
     assert response.status_code == 400 and "deadline" in response.get_json()["error"]["details"]["fields"]
     assert date(2026, 11, 1) < clock.beijing_today()
+
+
+def test_a_transfer_links_the_department_of_the_stations_own_county(client, app, world):
+    """Names are unique only within a region: 德清县's 县住建局 (made first) is not 安吉县's."""
+    from models import Department, Region, Transfer
+    from tests.factories import create_department
+
+    with app.app_context():
+        by_name = {r.name: r for r in db.session.scalars(db.select(Region))}
+        create_department(by_name["德清县"], "县住建局")
+        create_department(by_name["安吉县"], "县住建局")
+        db.session.commit()
+        own_county = by_name["安吉县"].id
+    no = submit(client, world).get_json()["issue"]["no"]
+    act(client, world, "deputy", no, "accept")
+    assert act(client, world, "deputy", no, "transfer", {"department": "县住建局", "deadline": "2026-11-30"}
+               ).status_code == 200
+    with app.app_context():
+        transfer = db.session.scalar(db.select(Transfer))
+        assert db.session.get(Department, transfer.department_id).region_id == own_county

@@ -90,7 +90,7 @@ class ApiBlueprint(Blueprint):
                     kwargs["caller"] = caller
                 claim = None
                 if op.idempotent:
-                    outcome = idempotency.begin(kwargs["caller"].user.id, request)
+                    outcome = idempotency.begin(kwargs["caller"].user_id, request)
                     if isinstance(outcome, Response):
                         return outcome  # a replay: the first answer, as it was
                     claim = outcome

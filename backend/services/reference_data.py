@@ -154,7 +154,7 @@ def create_category(actor: Caller, name: str, sort_order: int | None = None) -> 
         raise _category_taken(name)
     category = Category(name=name, sort_order=sort_order, is_active=True)
     _save_unique(lambda: db.session.add(category), _category_taken(name))
-    log.info("category %s 「%s」 created by user %s", category.id, name, actor.user.id)
+    log.info("category %s 「%s」 created by user %s", category.id, name, actor.user_id)
     return category
 
 
@@ -181,7 +181,7 @@ def update_category(actor: Caller, category: Category, *, name: str | None = Non
         changes["is_active"] = bool(is_active)
     if changes:
         _save_unique(lambda: _assign(category, changes), _category_taken(changes.get("name", category.name)))
-        log.info("category %s changed by user %s: %s", category.id, actor.user.id, changes)
+        log.info("category %s changed by user %s: %s", category.id, actor.user_id, changes)
     return category
 
 
@@ -278,7 +278,7 @@ def create_department(actor: Caller, name: str) -> Department:
     department = Department(name=name, region_id=region.id, is_active=True)
     _save_unique(lambda: db.session.add(department), _department_taken(name))
     log.info("department %s 「%s」 of region %s created by user %s", department.id, name, region.code,
-             actor.user.id)
+             actor.user_id)
     return department
 
 
@@ -302,7 +302,7 @@ def update_department(actor: Caller, department: Department, *, name: str | None
         changes["is_active"] = bool(is_active)
     if changes:
         _save_unique(lambda: _assign(department, changes), _department_taken(changes.get("name", department.name)))
-        log.info("department %s changed by user %s: %s", department.id, actor.user.id, changes)
+        log.info("department %s changed by user %s: %s", department.id, actor.user_id, changes)
     return department
 
 
@@ -373,7 +373,7 @@ def set_calendar_override(actor: Caller, day: date, is_workday: bool, note: str)
     except ValueError:
         raise InvalidInput({"note": f"最多{workdays.NOTE_MAX}个字符"}) from None
     log.info("calendar override %s → %s by user %s (%s)", day, "workday" if is_workday else "day off",
-             actor.user.id, note)
+             actor.user_id, note)
     return override
 
 
@@ -385,7 +385,7 @@ def remove_calendar_override(actor: Caller, day: date) -> bool:
     require_staff_year(day.year, "date")
     removed = workdays.remove_override(day)
     if removed:
-        log.info("calendar override %s removed by user %s", day, actor.user.id)
+        log.info("calendar override %s removed by user %s", day, actor.user_id)
     return removed
 
 
@@ -408,5 +408,5 @@ def mark_calendar_year(actor: Caller, year: int, complete: bool, note: str = "")
     except ValueError:
         raise InvalidInput({"note": f"最多{workdays.NOTE_MAX}个字符"}) from None
     log.info("calendar year %s marked %s by user %s", year, "complete" if complete else "incomplete",
-             actor.user.id)
+             actor.user_id)
     return calendar_year(year)

@@ -20,11 +20,13 @@ def create_app(**overrides) -> Flask:
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
 
     from . import cli, errors, identity_cache, landing, media, openapi
+    from .sessions import LazyCookieSessionInterface
     from .extensions import init_extensions
     from .services import inbox_cache, scan_cache, workdays
     from .wechat import init_wechat
     from miniprogram_api import register_api
 
+    app.session_interface = LazyCookieSessionInterface()
     init_extensions(app)
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()

@@ -8,7 +8,7 @@ disabled account loses access at once, and bumping `token_version` revokes every
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -69,7 +69,12 @@ class Caller:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+    # One per app: building it derives keys, a measurable share of a cached inbox call.
+    serializer = current_app.extensions.get("api_token_serializer")
+    if serializer is None:
+        serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+        current_app.extensions["api_token_serializer"] = serializer
+    return serializer
 
 
 def issue_token(user: User) -> tuple[str, int]:
@@ -115,8 +120,11 @@ def caller_for(user: User, deputy: Deputy | None = None, *, find_deputy: bool = 
                   deputy_station_ids=deputy_stations, user=user, deputy=deputy, staff=staff)
 
 
-def current_caller(required: bool = True) -> Caller | None:
+def current_caller(required: bool = True, prefetch: Callable[[int], str] | None = None) -> Caller | None:
     """The caller of this request from its `Authorization: Bearer` header.
+
+    `prefetch(user_id)` names a cached answer to read with the identity in one round trip; what
+    was found is left in `g.prefetched` as (key, value or None) for the view.
 
     :raise 401 unauthorized: no token, a forged one, or one revoked since.
     :raise 401 token_expired: a genuine token past its lifetime.
@@ -138,7 +146,10 @@ def current_caller(required: bool = True) -> Caller | None:
     if not isinstance(payload, dict) or not isinstance(payload.get("uid"), int):
         raise Unauthorized("登录凭证无效，请重新登录")
     uid, version = payload["uid"], payload.get("ver")
-    identity, found = identity_cache.lookup(uid)
+    also = prefetch(uid) if prefetch is not None else None
+    identity, found, extra = identity_cache.lookup(uid, also)
+    if also is not None:
+        g.prefetched = (also, extra)
     if identity is not None and identity.get("ver") == version:
         g.caller = Caller(uid, [Role(r) for r in identity["roles"]], openid=identity.get("openid"),
                           deputy_id=identity.get("deputy"), staff_id=identity.get("staff"),

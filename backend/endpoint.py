@@ -52,6 +52,9 @@ class Operation:
     idempotent: bool = False
     # A `multipart/form-data` body instead of JSON: part name → file part.
     multipart: dict[str, FilePart] | None = None
+    # user id → the Redis key of a cached answer to read together with the caller's identity,
+    # in the same round trip (see backend/identity_cache.py).
+    prefetch: Callable[[int], str] | None = None
 
 
 class ApiBlueprint(Blueprint):
@@ -63,7 +66,8 @@ class ApiBlueprint(Blueprint):
 
     def operation(self, method: str, rule: str, *, body=None, query=None, response=None,
                   status: int = 200, roles=None, auth: bool = False, errors=(), produces=None,
-                  idempotent: bool = False, multipart: dict[str, FilePart] | None = None):
+                  idempotent: bool = False, multipart: dict[str, FilePart] | None = None,
+                  prefetch: Callable[[int], str] | None = None):
         if body is not None and multipart is not None:
             raise ValueError("an operation takes a JSON body or a multipart one, not both")
         if (auth or idempotent) and roles is None:
@@ -77,14 +81,14 @@ class ApiBlueprint(Blueprint):
                 method=method, summary=summary.strip(), description=description.strip(),
                 tags=[self.tag], body=body, query=query, response=response, status=status,
                 roles=role_set, errors=list(errors), produces=produces, idempotent=idempotent,
-                multipart=dict(multipart) if multipart is not None else None,
+                multipart=dict(multipart) if multipart is not None else None, prefetch=prefetch,
             )
 
             @functools.wraps(view)
             def wrapper(**path_args):
                 kwargs = dict(path_args)
                 if op.roles is not None:
-                    caller = current_caller(required=True)
+                    caller = current_caller(required=True, prefetch=op.prefetch)
                     if op.roles and not caller.has(*op.roles):
                         raise Forbidden()
                     kwargs["caller"] = caller

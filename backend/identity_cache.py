@@ -24,7 +24,7 @@ MAX_AGE = timedelta(minutes=10)
 EVERYONE = "caller:gen"
 
 
-def _user_gen(user_id: int) -> str:
+def user_gen(user_id: int) -> str:
     return f"caller:gen:user:{user_id}"
 
 
@@ -32,15 +32,21 @@ def _key(user_id: int) -> str:
     return f"caller:id:{user_id}"
 
 
-def lookup(user_id: int) -> tuple[dict | None, tagged_cache.Lookup]:
-    """The cached identity of `user_id` if still true today, and the lookup to store a new one with."""
-    found = tagged_cache.lookup([EVERYONE, _user_gen(user_id)], _key(user_id))
+def lookup(user_id: int, also: str | None = None) -> tuple[dict | None, tagged_cache.Lookup, bytes | None]:
+    """The cached identity of `user_id` if still true today, the lookup to store a new one with,
+    and — read in the same round trip — the self-describing cached value under `also`, if current
+    (`tagged_cache.store_described`)."""
+    gen_keys = [EVERYONE, user_gen(user_id)]
+    if also is None:
+        found, extra = tagged_cache.lookup(gen_keys, _key(user_id)), None
+    else:
+        found, extra = tagged_cache.lookup_with(gen_keys, _key(user_id), also)
     if found.value is None:
-        return None, found
+        return None, found, extra
     identity = json.loads(found.value)
     if identity.pop("on") != clock.beijing_today().isoformat():
-        return None, found
-    return identity, found
+        return None, found, extra
+    return identity, found, extra
 
 
 def store(found: tagged_cache.Lookup, user_id: int, identity: dict) -> None:
@@ -52,13 +58,13 @@ def store(found: tagged_cache.Lookup, user_id: int, identity: dict) -> None:
 
 def _spoiled_by(obj) -> list[str]:
     if isinstance(obj, User):
-        return [_user_gen(obj.id)] if obj.id is not None else []
+        return [user_gen(obj.id)] if obj.id is not None else []
     if isinstance(obj, (Deputy, StaffAccount)):
         # Both the user it belongs to now and the one it belonged to (a deputy re-bound to a
         # new phone, an account moved) lose or gain a role.
         history = inspect(obj).attrs.user_id.history
         users = {obj.user_id, *history.deleted}
-        return [_user_gen(uid) for uid in users if uid is not None]
+        return [user_gen(uid) for uid in users if uid is not None]
     if isinstance(obj, StationMembership):
         return [EVERYONE]
     return []

@@ -62,6 +62,72 @@ def lookup(gen_keys: Sequence[str], key: str) -> Lookup:
     return Lookup(None, stamp)
 
 
+# --- values that name their own generations ---------------------------------------------------
+#
+# Stored as "<gen key> <gen key> …\n<stamp>|<value>", so one script can check a value whose
+# generations the caller cannot name before reading something else (an inbox page depends on the
+# deputy's stations, known from the identity read in the same round trip).
+
+# KEYS: gen keys of a first value, its key, then a self-describing second value's key.
+# Returns the first value's generations and value, then the second's current stamp and stored
+# "<stamp>|<value>" (false when absent).
+_LOOKUP_WITH = r"""
+local n = #KEYS - 2
+local out = {}
+for i = 1, n + 1 do out[i] = redis.call('GET', KEYS[i]) or false end
+local second = redis.call('GET', KEYS[n + 2])
+if not second then
+  out[n + 2] = false
+  out[n + 3] = false
+  return out
+end
+local cut = string.find(second, '\n', 1, true)
+local gens = {}
+for name in string.gmatch(string.sub(second, 1, cut - 1), '[^ ]+') do
+  gens[#gens + 1] = redis.call('GET', name) or '0'
+end
+out[n + 2] = table.concat(gens, ',')
+out[n + 3] = string.sub(second, cut + 1)
+return out
+"""
+
+
+def lookup_with(gen_keys: Sequence[str], key: str, described_key: str) -> tuple[Lookup, bytes | None]:
+    """`lookup(gen_keys, key)`, and the self-describing value under `described_key` if current,
+    in one round trip. (The script reads keys it was not given: fine on one Redis server, not on
+    a cluster.)"""
+    client = get_redis()
+    if client is None:
+        return MISS, None
+    try:
+        *gens, value, described_stamp, described = client.eval(
+            _LOOKUP_WITH, len(gen_keys) + 2, *gen_keys, key, described_key)
+    except redis.RedisError as exc:
+        log.warning("cache unavailable, answering from the database: %s", exc)
+        return MISS, None
+    stamp = b",".join(gen or b"0" for gen in gens)
+    found = Lookup(None, stamp)
+    if value:
+        stored_stamp, _, body = value.partition(_SEPARATOR)
+        if stored_stamp == stamp:
+            found = Lookup(body, stamp)
+    extra = None
+    if described:
+        stored_stamp, _, body = described.partition(_SEPARATOR)
+        if stored_stamp == described_stamp:
+            extra = body
+    return found, extra
+
+
+def store_described(found: Lookup, key: str, gen_keys: Sequence[str], value: bytes, ttl_seconds: int) -> None:
+    """Store `value` as a self-describing value, under the generations of `gen_keys` that
+    `found` (a `lookup(gen_keys, …)` made before computing it) read."""
+    if found.stamp is None:
+        return
+    names = " ".join(gen_keys).encode()
+    store(Lookup(None, names + b"\n" + found.stamp), key, value, ttl_seconds)
+
+
 def _fresh_start() -> int:
     # Counters start at a random value, not 0: a process keeps a ProcessMemo across a Redis
     # restart or flush, and a counter restarted from 0 would meet the generations it saw before.

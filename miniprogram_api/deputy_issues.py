@@ -22,11 +22,11 @@ def _actor(caller: Caller) -> Actor:
     return Actor(caller.user, Role.deputy, caller.deputy)
 
 
-@bp.get("/deputy/inbox", query=InboxQuery, response=IssuePage, roles={Role.deputy})
+@bp.get("/deputy/inbox", query=InboxQuery, response=IssuePage, roles={Role.deputy},
+        prefetch=inbox_cache.prefetch_key)
 def inbox(caller: Caller, query: InboxQuery):
     """代表待办：本人所在联络站的、点名给本人的、分派给本人的意见建议（不含待审核），最新的在前"""
-    found = inbox_cache.lookup(caller, query.status, query.page, query.per_page)
-    body = found.value
+    body, found = inbox_cache.lookup(caller, query.status, query.page, query.per_page)
     if body is None:
         issues, total = deputy_inbox(caller.deputy_id, caller.deputy_station_ids,
                                      IssueStatus(query.status) if query.status else None, query.page, query.per_page)

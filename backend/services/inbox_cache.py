@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from flask import g, request
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from models import CalendarOverride, CalendarYear, Category, Deputy, Issue, Station
 
-from .. import clock, tagged_cache
+from .. import clock, identity_cache, tagged_cache
 from ..auth import Caller
 
 EVERYTHING = "issues:gen"
@@ -41,17 +42,30 @@ def _deputy_gen(deputy_id: int) -> str:
 
 
 def _gen_keys(caller: Caller) -> list[str]:
-    return [EVERYTHING, _deputy_gen(caller.deputy_id), *map(_station_gen, caller.deputy_station_ids)]
+    # The caller's own generations too: the deputy's stations come from the identity.
+    return [identity_cache.EVERYONE, identity_cache.user_gen(caller.user_id), EVERYTHING,
+            _deputy_gen(caller.deputy_id), *map(_station_gen, caller.deputy_station_ids)]
 
 
-def _key(caller: Caller, status: str | None, page: int, per_page: int) -> str:
-    stations = ",".join(map(str, caller.deputy_station_ids))
-    return (f"inbox:{caller.user_id}:{caller.deputy_id}:{stations}:{status or ''}:{page}:{per_page}:"
-            f"{clock.beijing_today().isoformat()}")
+def page_key(user_id: int, status: str | None, page, per_page) -> str:
+    return f"inbox:{user_id}:{status or ''}:{page}:{per_page}:{clock.beijing_today().isoformat()}"
 
 
-def lookup(caller: Caller, status: str | None, page: int, per_page: int) -> tagged_cache.Lookup:
-    return tagged_cache.lookup(_gen_keys(caller), _key(caller, status, page, per_page))
+def prefetch_key(user_id: int) -> str:
+    """The page this request asks for, from its raw query: read with the caller's identity in
+    one round trip. An unusual spelling (page=01) only misses this and is looked up normally."""
+    args = request.args
+    return page_key(user_id, args.get("status"), args.get("page", "1"), args.get("per_page", "20"))
+
+
+def lookup(caller: Caller, status: str | None, page: int, per_page: int) -> tuple[bytes | None, tagged_cache.Lookup]:
+    """The cached page if current, and the lookup to store a freshly computed one with."""
+    key = page_key(caller.user_id, status, page, per_page)
+    prefetched = g.get("prefetched")
+    if prefetched is not None and prefetched[0] == key and prefetched[1] is not None:
+        return prefetched[1], tagged_cache.MISS
+    # Only the generations are wanted here (the value is self-describing, read by prefetch).
+    return None, tagged_cache.lookup(_gen_keys(caller), key)
 
 
 def store(found: tagged_cache.Lookup, caller: Caller, status: str | None, page: int, per_page: int,
@@ -59,7 +73,8 @@ def store(found: tagged_cache.Lookup, caller: Caller, status: str | None, page: 
     local = clock.beijing_now()
     midnight = datetime.combine(local.date() + timedelta(days=1), time(0), clock.BEIJING)
     ttl = min(MAX_AGE, midnight - local).total_seconds()
-    tagged_cache.store(found, _key(caller, status, page, per_page), body, ttl)
+    tagged_cache.store_described(found, page_key(caller.user_id, status, page, per_page), _gen_keys(caller),
+                                 body, ttl)
 
 
 def _issue_gens(station_ids, deputy_ids) -> list[str]:

@@ -30,6 +30,29 @@ def test_a_repeated_inbox_runs_no_query(client, app, world):
     assert first == second and first["total"] == 1
 
 
+def test_a_repeated_inbox_is_one_redis_round_trip(client, app, world, monkeypatch):
+    submit(client, world)
+    inbox(client, world)
+    redis_client = app.extensions["redis"]
+    commands = []
+    original = redis_client.execute_command
+
+    def counting(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    assert inbox(client, world)["total"] == 1
+    assert commands == ["EVAL"] or commands == ["EVALSHA"]
+
+
+def test_an_unusual_spelling_of_the_page_is_answered_the_same(client, world):
+    submit(client, world)
+    plain = inbox(client, world, page=1)
+    assert inbox(client, world, page="01") == plain
+    assert inbox(client, world, page="01") == plain
+
+
 def test_a_new_issue_and_each_move_show_at_once(client, world):
     assert inbox(client, world)["total"] == 0
     assert inbox(client, world, "colleague")["total"] == 0

@@ -121,7 +121,7 @@ def lookup_with(gen_keys: Sequence[str], key: str, described_key: str) -> tuple[
 
 def store_described(found: Lookup, key: str, gen_keys: Sequence[str], value: bytes, ttl_seconds: int) -> None:
     """Store `value` as a self-describing value, under the generations of `gen_keys` that
-    `found` (a `lookup(gen_keys, …)` made before computing it) read."""
+    `found` (`current(gen_keys)`, read before computing it) holds."""
     if found.stamp is None:
         return
     names = " ".join(gen_keys).encode()
@@ -148,6 +148,19 @@ def generation(gen_key: str) -> bytes | None:
     except redis.RedisError as exc:
         log.warning("cache unavailable: %s", exc)
         return None
+
+
+def current(gen_keys: Sequence[str]) -> Lookup:
+    """Just the generations of `gen_keys`, to stamp a value about to be computed."""
+    client = get_redis()
+    if client is None or not gen_keys:
+        return MISS
+    try:
+        gens = client.mget(list(gen_keys))
+    except redis.RedisError as exc:
+        log.warning("cache unavailable: %s", exc)
+        return MISS
+    return Lookup(None, b",".join(gen or b"0" for gen in gens))
 
 
 def store(found: Lookup, key: str, value: bytes, ttl_seconds: int) -> None:

@@ -10,8 +10,9 @@ with the generations of everything it was drawn from:
   working-day calendar behind the clocks, and any bulk UPDATE of issues that did not say which
   issues it moved.
 
-The deputy's stations come from the caller's identity (so a new membership means a new key), and
-the key carries the Beijing date, since clocks turn yellow and red at midnight.
+A page also carries the caller's identity generations (a new membership means new stations), is
+read together with the identity in one round trip (`tagged_cache.lookup_with`), and its key
+carries the Beijing date, since clocks turn yellow and red at midnight.
 Changes to issues made by the state machine are bulk UPDATEs (`issue_flow._move`): it names the
 issue with `issue_changed()` and marks its statement `cache_noted`.
 """
@@ -64,8 +65,7 @@ def lookup(caller: Caller, status: str | None, page: int, per_page: int) -> tupl
     prefetched = g.get("prefetched")
     if prefetched is not None and prefetched[0] == key and prefetched[1] is not None:
         return prefetched[1], tagged_cache.MISS
-    # Only the generations are wanted here (the value is self-describing, read by prefetch).
-    return None, tagged_cache.lookup(_gen_keys(caller), key)
+    return None, tagged_cache.current(_gen_keys(caller))
 
 
 def store(found: tagged_cache.Lookup, caller: Caller, status: str | None, page: int, per_page: int,

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, String, Text, Time, UniqueConstraint
+from sqlalchemy import (
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import db, utcnow

@@ -12,9 +12,18 @@ from collections.abc import Callable, Iterable
 
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam
 
-from models import Deputy, Role, StaffAccount, StationMembership, User, db
+from models import (
+    Deputy,
+    Role,
+    StaffAccount,
+    StaffRole,
+    StationMembership,
+    User,
+    db,
+    staff_station,
+)
 
 from . import clock, identity_cache
 from .errors import TokenExpired, Unauthorized
@@ -84,40 +93,68 @@ def issue_token(user: User) -> tuple[str, int]:
     return token, current_app.config["TOKEN_TTL_SECONDS"]
 
 
-def roles_of(user: User, deputy: Deputy | None) -> list[Role]:
-    """What `user` may act as, derived from the facts: an openid, a bound deputy (not retired),
+def roles_of(*, openid: str | None, deputy_id: int | None, staff_role: StaffRole | None,
+             staff_active: bool = False) -> list[Role]:
+    """What a user may act as, derived from the facts: an openid, a bound deputy (not retired),
     an active staff account."""
     roles: list[Role] = []
-    if user.openid:
+    if openid:
         roles.append(Role.resident)
-    if deputy is not None:
+    if deputy_id is not None:
         roles.append(Role.deputy)
-    if user.staff_account is not None and user.staff_account.is_active:
-        roles.append(Role(user.staff_account.role.value))
+    if staff_role is not None and staff_active:
+        roles.append(Role(staff_role.value))
     return roles
 
 
-def _load_user(user_id: int) -> tuple[User | None, Deputy | None]:
-    """The user and their current deputy record, in one query."""
-    row = db.session.execute(
-        db.select(User, Deputy).outerjoin(Deputy, (Deputy.user_id == User.id) & Deputy.retired_at.is_(None))
-        .where(User.id == user_id).options(joinedload(User.staff_account)).limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+# Built once with parameters: they run for every caller the identity cache has not seen.
+_FACTS = (
+    db.select(User.openid, User.is_active, User.token_version, Deputy.id.label("deputy_id"),
+              StaffAccount.id.label("staff_id"), StaffAccount.role, StaffAccount.is_active.label("staff_active"))
+    .select_from(User)
+    .outerjoin(Deputy, (Deputy.user_id == User.id) & Deputy.retired_at.is_(None))
+    .outerjoin(StaffAccount, StaffAccount.user_id == User.id)
+    .where(User.id == bindparam("user_id")).limit(1)
+)
+_DEPUTY_STATIONS = db.select(StationMembership.station_id).where(
+    StationMembership.deputy_id == bindparam("deputy_id"), StationMembership.current_on(bindparam("today")))
+_MANAGED_STATIONS = db.select(staff_station.c.station_id).where(
+    staff_station.c.staff_account_id == bindparam("staff_id"))
 
 
-def caller_for(user: User, deputy: Deputy | None = None, *, find_deputy: bool = True) -> Caller:
-    if deputy is None and find_deputy:
-        deputy = db.session.scalar(db.select(Deputy).where(Deputy.user_id == user.id, Deputy.retired_at.is_(None)))
-    roles = roles_of(user, deputy)
-    staff = user.staff_account if Role.station_manager in roles or Role.region_admin in roles else None
-    deputy_stations: list[int] = []
-    if deputy is not None:
-        deputy_stations = list(db.session.scalars(db.select(StationMembership.station_id).where(
-            StationMembership.deputy_id == deputy.id, StationMembership.current_on(clock.beijing_today()))))
-    return Caller(user.id, roles, openid=user.openid, deputy_id=deputy.id if deputy else None, staff_id=staff.id if staff else None,
-                  station_ids={station.id for station in staff.stations} if staff is not None else (),
-                  deputy_station_ids=deputy_stations, user=user, deputy=deputy, staff=staff)
+def _caller(user_id: int, *, openid: str | None, deputy_id: int | None, staff_id: int | None,
+            staff_role: StaffRole | None, staff_active: bool, **objects) -> Caller:
+    roles = roles_of(openid=openid, deputy_id=deputy_id, staff_role=staff_role, staff_active=staff_active)
+    if Role.station_manager not in roles and Role.region_admin not in roles:
+        staff_id = None
+    connection = db.session.connection()
+    deputy_stations = connection.scalars(_DEPUTY_STATIONS, {"deputy_id": deputy_id, "today": clock.beijing_today()}
+                                         ).all() if deputy_id is not None else ()
+    managed = connection.scalars(_MANAGED_STATIONS, {"staff_id": staff_id}).all() if staff_id is not None else ()
+    return Caller(user_id, roles, openid=openid, deputy_id=deputy_id, staff_id=staff_id, station_ids=managed,
+                  deputy_station_ids=deputy_stations, **objects)
+
+
+def caller_for(user: User) -> Caller:
+    """The caller `user` is now (after signing in, binding a deputy, …)."""
+    deputy = db.session.scalar(db.select(Deputy).where(Deputy.user_id == user.id, Deputy.retired_at.is_(None)))
+    staff = user.staff_account
+    return _caller(user.id, openid=user.openid, deputy_id=deputy.id if deputy else None,
+                   staff_id=staff.id if staff else None, staff_role=staff.role if staff else None,
+                   staff_active=staff is not None and staff.is_active, user=user, deputy=deputy)
+
+
+def _load_caller(user_id: int, version) -> Caller:
+    """The caller from the database: one query for the facts (plus one for a deputy's or a staff
+    member's stations), columns only — this runs for every caller the cache has not seen.
+
+    :raise 401 unauthorized: no such user, disabled, or the token's version revoked.
+    """
+    row = db.session.connection().execute(_FACTS, {"user_id": user_id}).first()
+    if row is None or not row.is_active or row.token_version != version:
+        raise Unauthorized("登录凭证已失效，请重新登录")
+    return _caller(user_id, openid=row.openid, deputy_id=row.deputy_id, staff_id=row.staff_id,
+                   staff_role=row.role, staff_active=bool(row.staff_active))
 
 
 def current_caller(required: bool = True, prefetch: Callable[[int], str] | None = None) -> Caller | None:
@@ -156,13 +193,10 @@ def current_caller(required: bool = True, prefetch: Callable[[int], str] | None 
                           station_ids=identity.get("stations", ()),
                           deputy_station_ids=identity.get("deputy_stations", ()))
         return g.caller
-    user, deputy = _load_user(uid)
-    # An inactive user is never cached: there is nothing to answer them but this refusal.
-    if user is None or not user.is_active or user.token_version != version:
-        raise Unauthorized("登录凭证已失效，请重新登录")
-    caller = g.caller = caller_for(user, deputy, find_deputy=False)
+    # An inactive user is never cached: there is nothing to answer them but the refusal.
+    caller = g.caller = _load_caller(uid, version)
     identity_cache.store(found, uid, {
-        "ver": user.token_version, "roles": [r.value for r in caller.roles], "openid": caller.openid,
+        "ver": version, "roles": [r.value for r in caller.roles], "openid": caller.openid,
         "deputy": caller.deputy_id, "staff": caller.staff_id, "stations": sorted(caller.station_ids),
         "deputy_stations": caller.deputy_station_ids})
     return caller

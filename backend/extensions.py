@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 from flask import Flask, current_app
 from flask_migrate import Migrate
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from models import db
 
 log = logging.getLogger(__name__)
 migrate = Migrate()
 
-__all__ = ["db", "migrate", "init_extensions", "get_redis"]
+__all__ = ["db", "get_redis", "init_extensions", "migrate"]
 
 
 def init_extensions(app: Flask) -> None:
@@ -51,6 +53,19 @@ def _make_sqlite_transactional() -> None:
             driver = connection.connection.dbapi_connection
             if not driver.in_transaction:
                 driver.execute("BEGIN")
+
+
+@contextmanager
+def own_transaction() -> Iterator[Connection]:
+    """A connection apart from the request's transaction, whose statements are committed when
+    the block ends. On PostgreSQL each statement commits by itself (autocommit: no BEGIN and
+    COMMIT round trips), so use it for one statement or for statements that stand alone."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        with db.engine.begin() as connection:
+            yield connection
 
 
 def get_redis() -> redis.Redis | None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Request, Response
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, text, update
 from sqlalchemy.orm import Session
 
-from models import IdempotencyRecord, db
+from models import IdempotencyRecord, UTCDateTime, db
 
 from . import clock
 from .errors import ApiError, Conflict, InvalidInput
+from .extensions import own_transaction
 
 KEEP_FOR = timedelta(hours=24)
 ABANDONED_AFTER = timedelta(minutes=2)
@@ -60,17 +60,10 @@ def begin(user_id: int, request: Request) -> Claim | Response | None:
         raise InvalidInput({HEADER: "长度应为1到128个字符"})
     fingerprint = _fingerprint(request)
     now = clock.now()
+    claim = _claim(user_id, key, fingerprint, now)
+    if claim is not None:
+        return claim
     with Session(db.engine) as session, session.begin():
-        session.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at < now - KEEP_FOR))
-        try:
-            with session.begin_nested():
-                record = IdempotencyRecord(user_id=user_id, key=key, request_hash=fingerprint, created_at=now)
-                session.add(record)
-            return Claim(record.id)
-        except IntegrityError:
-            pass
         record = session.scalar(db.select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key))
         if record is None:  # released by its first request in the meantime: ours now
@@ -92,17 +85,43 @@ def begin(user_id: int, request: Request) -> Claim | Response | None:
         return Claim(record.id)
 
 
+def _claim(user_id: int, key: str, fingerprint: str, now) -> Claim | None:
+    """Claim a key nobody holds, or one held longer than KEEP_FOR, in one statement committed at
+    once (so a concurrent replay sees it); None when someone holds it."""
+    with own_transaction() as connection:
+        record_id = connection.execute(_CLAIM, {
+            "user_id": user_id, "key": key, "request_hash": fingerprint, "created_at": now,
+            "expired_before": now - KEEP_FOR}).scalar()
+    return Claim(record_id) if record_id is not None else None
+
+
+# Written out because SQLAlchemy does not cache a compiled ON CONFLICT statement, and this one runs
+# on every creating write. The same SQL on PostgreSQL and SQLite (3.35+).
+_CLAIM = text("""
+    INSERT INTO idempotency_record (user_id, "key", request_hash, created_at)
+    VALUES (:user_id, :key, :request_hash, :created_at)
+    ON CONFLICT (user_id, "key") DO UPDATE
+      SET request_hash = excluded.request_hash, created_at = excluded.created_at,
+          response_status = NULL, response_body = NULL
+      WHERE idempotency_record.created_at < :expired_before
+    RETURNING id
+""").bindparams(bindparam("created_at", type_=UTCDateTime()), bindparam("expired_before", type_=UTCDateTime()))
+
+_FINISH = update(IdempotencyRecord).where(IdempotencyRecord.id == bindparam("record_id")).values(
+    response_status=bindparam("status"), response_body=bindparam("body"))
+
+
 def finish(claim: Claim, response: Response) -> None:
     """Store the first answer, in the request's own transaction (committed with the write)."""
-    db.session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == claim.record_id).values(
-        response_status=response.status_code, response_body=response.get_data(as_text=True)))
+    db.session.connection().execute(_FINISH, {"record_id": claim.record_id, "status": response.status_code,
+                                              "body": response.get_data(as_text=True)})
 
 
 def release(claim: Claim) -> None:
     """The first attempt failed: forget the key, so the client may send the request again."""
-    with Session(db.engine) as session, session.begin():
-        session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == claim.record_id,
-                                                        IdempotencyRecord.response_status.is_(None)))
+    with own_transaction() as connection:
+        connection.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == claim.record_id,
+                                                           IdempotencyRecord.response_status.is_(None)))
 
 
 def purge_expired() -> int:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,10 @@ from .extensions import db, get_redis
 log = logging.getLogger(__name__)
 
 GEN_TTL_SECONDS = 7 * 24 * 3600
+# The generations ProcessMemos stand on (insertion-ordered set), and where a request keeps
+# those it has read.
+_memo_gen_keys: dict[str, None] = {}
+_SEEN_GENERATIONS = "tagged_cache_generations"
 _SEPARATOR = b"|"
 
 
@@ -46,14 +50,23 @@ MISS = Lookup(None, None)
 
 
 def lookup(gen_keys: Sequence[str], key: str) -> Lookup:
+    """The value under `key` if stamped with the current generations of `gen_keys`.
+
+    The generations of every ProcessMemo come along in the same round trip and serve the rest
+    of the request (`generation`): the caller's identity is looked up first on every
+    authenticated call, and the memos are what such calls read next.
+    """
     client = get_redis()
     if client is None:
         return MISS
+    memo_keys = list(_memo_gen_keys)
     try:
-        *gens, stored = client.mget([*gen_keys, key])
+        values = client.mget([*gen_keys, key, *memo_keys])
     except redis.RedisError as exc:
         log.warning("cache unavailable, answering from the database: %s", exc)
         return MISS
+    gens, stored = values[:len(gen_keys)], values[len(gen_keys)]
+    g.setdefault(_SEEN_GENERATIONS, {}).update(zip(memo_keys, values[len(gen_keys) + 1:]))
     stamp = b",".join(gen or b"0" for gen in gens)
     if stored is not None:
         stored_stamp, _, value = stored.partition(_SEPARATOR)
@@ -135,10 +148,18 @@ def _fresh_start() -> int:
 
 
 def generation(gen_key: str) -> bytes | None:
-    """The current generation of `gen_key`, started if it was not; None without Redis."""
+    """The current generation of `gen_key`, started if it was not; None without Redis.
+
+    Read at most once a request: a generation that came with the identity lookup is used as it
+    is (a value loaded after it may be newer than it says, never older), until this request
+    commits a change of its own.
+    """
     client = get_redis()
     if client is None:
         return None
+    seen = g.get(_SEEN_GENERATIONS)
+    if seen and seen.get(gen_key) is not None:
+        return seen[gen_key]
     try:
         current = client.get(gen_key)
         if current is None:
@@ -205,6 +226,7 @@ class ProcessMemo:
 
     def __init__(self, gen_key: str, max_age_seconds: float = 600):
         self.gen_key = gen_key
+        _memo_gen_keys[gen_key] = None
         self.max_age_seconds = max_age_seconds
         self._generation: bytes | None = None
         self._since = 0.0
@@ -247,6 +269,15 @@ def note(session: Session, gen_keys: Iterable[str]) -> None:
     session.info.setdefault(_PENDING, set()).update(gen_keys)
 
 
+def note_object(session: Session, obj) -> None:
+    """Bump, at commit, what `obj` spoils: for an object written without the unit of work
+    (backend/rows.py), which the flush hooks never see."""
+    for on_object, _ in _watchers:
+        keys = on_object(obj)
+        if keys:
+            note(session, keys)
+
+
 def watch(on_object: Callable[[object], Iterable[str]],
           on_bulk: Callable[[type], Iterable[str]] | None = None) -> None:
     """Bump generations after every commit that changed data they depend on.
@@ -273,12 +304,8 @@ def _install() -> None:
 
     @event.listens_for(Session, "before_flush")
     def _collect(session, _flush_context, _instances):
-        objects = (*session.new, *session.dirty, *session.deleted)
-        for on_object, _ in _watchers:
-            for obj in objects:
-                keys = on_object(obj)
-                if keys:
-                    note(session, keys)
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            note_object(session, obj)
 
     @event.listens_for(Session, "do_orm_execute")
     def _collect_bulk(state):
@@ -299,6 +326,7 @@ def _install() -> None:
         keys = session.info.pop(_PENDING, None)
         if keys and has_app_context():
             bump(keys)
+            g.pop(_SEEN_GENERATIONS, None)
 
     @event.listens_for(Session, "after_rollback")
     def _forget(session):

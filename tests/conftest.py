@@ -84,7 +84,20 @@ def app(fake_wechat, database_url, tmp_path_factory):
     with app.app_context():
         db.drop_all()
         db.create_all()
+        _restart_issue_numbers()
+        db.session.commit()
     return app
+
+
+def _restart_issue_numbers() -> None:
+    """Number each day's issues from 1 again: on PostgreSQL they come from per-day sequences
+    (backend/services/issue_numbers.py), which emptying the tables leaves as they were."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    names = db.session.scalars(text("SELECT sequencename FROM pg_sequences "
+                                    "WHERE schemaname = current_schema() AND sequencename LIKE 'issue_no_%'"))
+    for name in names.all():
+        db.session.execute(text(f"ALTER SEQUENCE {name} RESTART WITH 1"))
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +114,7 @@ def _clean_state(request):
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            _restart_issue_numbers()
         else:
             for table in tables:
                 db.session.execute(text(f'DELETE FROM "{table}"'))

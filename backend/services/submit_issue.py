@@ -10,13 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from models import Category, Deputy, Issue, IssueEvent, IssueImage, IssueStatus, Station, StationMembership, db
+from sqlalchemy.orm.attributes import set_committed_value
+
+from models import (
+    Category,
+    Deputy,
+    Issue,
+    IssueEvent,
+    IssueImage,
+    IssueStatus,
+    Station,
+    StationMembership,
+    db,
+)
 from models.upload import MediaCheckStatus
 
 from .. import clock, tagged_cache
 from ..auth import Caller
 from ..crypto import encrypt_text, mask_phone
 from ..errors import ApiError, InvalidInput
+from ..rows import insert_row
 from . import content_check, inbox_cache, issue_numbers, rate_limit, workdays
 from .issue_flow import ACCEPT_WITHIN_WORKDAYS
 from .uploads import owned_uploads
@@ -48,9 +61,9 @@ class IssueDraft:
 def submit_issue(caller: Caller, draft: IssueDraft) -> Issue:
     """Create the issue, numbered, with its deadlines and its first event.
 
-    The issue comes back with every relationship its answer shows already in hand (station,
-    category, images, the one event, no replies, transfers or ratings), so answering it costs
-    no further query.
+    The issue comes back outside the session with every relationship its answer shows already
+    in hand (station, category, images, the one event, no replies, transfers or ratings), so
+    answering it costs no further query.
 
     :raise 400 invalid_input: unknown category, a deputy not of this station, images not the caller's.
     :raise 422 content_rejected: the content check found the text risky.
@@ -70,28 +83,34 @@ def submit_issue(caller: Caller, draft: IssueDraft) -> Issue:
         accept_due = workdays.add_workdays(today, ACCEPT_WITHIN_WORKDAYS)
         now = clock.now()
         issue = Issue(
-            no=issue_numbers.next_issue_no(today),
-            station_id=draft.station.id, station=draft.station, category=category, content=draft.content,
+            station_id=draft.station.id, category_id=category.id, content=draft.content,
             submitter_id=caller.user_id, is_anonymous=draft.anonymous,
             addressed_deputy_id=draft.deputy_id, status=status,
             content_check=verdict.suggest, content_check_trace_id=verdict.trace_id,
-            accept_due_on=accept_due.date, deadline_estimated=accept_due.estimated,
-            created_at=now,
-            images=[IssueImage(upload=u, position=i) for i, u in enumerate(uploads)],
-            events=[IssueEvent(kind="submitted", from_status=None, to_status=status.value,
-                               actor_id=caller.user_id, actor_role="resident", created_at=now,
-                               note=None if status == IssueStatus.submitted else "待审核")],
-            replies=[], transfers=[], ratings=[],
-        )
+            accept_due_on=accept_due.date, deadline_estimated=accept_due.estimated, created_at=now)
         if draft.contact_phone:
             issue.contact_phone_encrypted = encrypt_text(draft.contact_phone)
             issue.contact_phone_masked = mask_phone(draft.contact_phone)
             issue.contact_phone_shared = draft.share_phone
-        # The addressed deputy's name is shown; the assigned one is nobody yet.
-        issue.addressed_deputy = db.session.get(Deputy, draft.deputy_id) if draft.deputy_id else None
-        issue.assigned_deputy = None
-        db.session.add(issue)
-        db.session.flush()
+        # The hottest write there is: one INSERT per row, the number drawn inside the first.
+        number_sql, number_params = issue_numbers.number_for(today)
+        insert_row(issue, number_sql, **number_params)
+        event = insert_row(IssueEvent(
+            issue_id=issue.id, kind="submitted", from_status=None, to_status=status.value,
+            actor_id=caller.user_id, actor_role="resident", created_at=now,
+            note=None if status == IssueStatus.submitted else "待审核"))
+        images = []
+        for position, upload in enumerate(uploads):
+            image = insert_row(IssueImage(issue_id=issue.id, upload_id=upload.id, position=position))
+            set_committed_value(image, "upload", upload)
+            images.append(image)
+        # What the answer shows, from what is in hand: the addressed deputy by name, nobody
+        # assigned yet, no replies, transfers or ratings.
+        addressed = db.session.get(Deputy, draft.deputy_id) if draft.deputy_id else None
+        for name, value in (("station", draft.station), ("category", category), ("images", images),
+                            ("events", [event]), ("replies", []), ("transfers", []), ("ratings", []),
+                            ("addressed_deputy", addressed), ("assigned_deputy", None)):
+            set_committed_value(issue, name, value)
         return issue
 
 

@@ -4,8 +4,22 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from config import PROJECT_ROOT, load_config
+
+# Ids are PostgreSQL integers: no row has a larger one.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in a route is a row id. One beyond the integer range names no row, but asking
+    the database for it would be an error (a 500): it becomes 0, an id no row has, so the view
+    answers its own 404 (`station_not_found`, `not_found` …) as for any unknown id."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= MAX_ROW_ID else 0
 
 
 def create_app(**overrides) -> Flask:
@@ -15,16 +29,18 @@ def create_app(**overrides) -> Flask:
     app.config.setdefault("MIGRATIONS_DIR", PROJECT_ROOT / "migrations")
     app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
     app.json.sort_keys = False
+    app.url_map.converters["int"] = RowIdConverter
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
 
+    from miniprogram_api import register_api
+
     from . import cli, errors, identity_cache, landing, media, openapi
-    from .sessions import LazyCookieSessionInterface
     from .extensions import init_extensions
     from .services import inbox_cache, scan_cache, workdays
+    from .sessions import LazyCookieSessionInterface
     from .wechat import init_wechat
-    from miniprogram_api import register_api
 
     app.session_interface = LazyCookieSessionInterface()
     init_extensions(app)

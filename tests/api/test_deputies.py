@@ -1,12 +1,20 @@
 """Deputy profiles and staff invites."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from models import Deputy, DeputyLevel, StaffRole, db
-from tests.factories import auth, create_deputy, create_region_tree, create_staff, create_station, staff_login, wx_login
+from tests.factories import (
+    auth,
+    create_deputy,
+    create_region_tree,
+    create_staff,
+    create_station,
+    staff_login,
+    wx_login,
+)
 
 
 @pytest.fixture
@@ -39,7 +47,7 @@ def test_public_profile_has_seats_and_stations_but_no_phone(client, setup):
 
 def test_retired_or_unknown_deputy_is_not_found(client, app, setup):
     with app.app_context():
-        db.session.get(Deputy, setup["deputy"]).retired_at = datetime.now(timezone.utc)
+        db.session.get(Deputy, setup["deputy"]).retired_at = datetime.now(UTC)
         db.session.commit()
     for deputy_id in (setup["deputy"], 424242):
         response = client.get(f"/api/v1/deputies/{deputy_id}")
@@ -77,3 +85,13 @@ def test_invites_follow_staff_scope(client, setup):
     bound = client.post("/api/v1/auth/bind-deputy", json={"invite_code": invite["invite_code"]},
                         headers=auth(deputy_login))
     assert bound.status_code == 200 and bound.get_json()["user"]["deputy_id"] == setup["deputy"]
+
+
+@pytest.mark.parametrize(("path", "code"), [("/api/v1/deputies/{id}", "not_found"),
+                                            ("/api/v1/stations/{id}/qrcode.png", "station_not_found")])
+def test_an_id_beyond_the_database_range_is_not_found(client, path, code):
+    # 2**31 and beyond are no PostgreSQL integer: once a 500 from the database.
+    for huge in (2**31, 10**30):
+        response = client.get(path.format(id=huge))
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == code

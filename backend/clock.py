@@ -5,7 +5,7 @@ at 17:00 is already tomorrow in Beijing) without touching the system clock.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -15,7 +15,7 @@ _frozen: datetime | None = None
 
 def now() -> datetime:
     """The current instant, aware, in UTC."""
-    return _frozen if _frozen is not None else datetime.now(timezone.utc)
+    return _frozen if _frozen is not None else datetime.now(UTC)
 
 
 def beijing_now() -> datetime:
@@ -36,4 +36,4 @@ def freeze(at: datetime | None) -> None:
     global _frozen
     if at is not None and at.tzinfo is None:
         raise ValueError("freeze() needs an aware datetime")
-    _frozen = at.astimezone(timezone.utc) if at is not None else None
+    _frozen = at.astimezone(UTC) if at is not None else None

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import exists
 
-from models import REGION_CODE_PREFIX, Deputy, Region, Role, Station, StationMembership, db
+from models import (
+    REGION_CODE_PREFIX,
+    Deputy,
+    Region,
+    Role,
+    Station,
+    StationMembership,
+    db,
+)
 
 from .auth import Caller
 from .errors import DeputyNotFound, Forbidden
@@ -26,7 +34,8 @@ def access_managed_deputy(caller: Caller, deputy_id: int) -> Deputy:
 
     :raise 404 not_found: no such deputy, or one outside the caller's stations or region.
     """
-    deputy = db.session.get(Deputy, deputy_id)
+    # A path id beyond PostgreSQL's integer would be a database error, not a missing row.
+    deputy = db.session.get(Deputy, deputy_id) if 0 < deputy_id < 2**31 else None
     if deputy is None:
         raise DeputyNotFound()
     in_scope = db.session.scalar(db.select(exists().where(

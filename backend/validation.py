@@ -5,10 +5,15 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from flask import Request
-from pydantic import BaseModel, ConfigDict, PlainSerializer, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from .clock import to_beijing_iso
-
 from .errors import InvalidInput, UnsupportedMediaType
 
 
@@ -20,6 +25,18 @@ class ApiModel(BaseModel):
     """
 
     model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
+
+
+class FilterQuery(ApiModel):
+    """Base of query strings that filter a list: a filter form submits its empty fields too
+    (`?station=&from=`), and empty means "any"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data):
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -100,6 +100,9 @@ def load_config(**overrides) -> dict:
         "CONTENT_CHECK_SCENE": _env_int("CONTENT_CHECK_SCENE", 3),
         # Encrypts personal data at rest (phones); derived from SECRET_KEY when unset.
         "DATA_ENCRYPTION_KEY": _env("DATA_ENCRYPTION_KEY"),
+        # Deputies on duty per reception day in a station's first roster (排班); each station's
+        # later rosters keep what its staff last chose.
+        "DUTY_DEPUTIES_PER_DAY": _env_int("DUTY_DEPUTIES_PER_DAY", 2),
     }
     cfg.update(overrides)
     return cfg

@@ -10,7 +10,16 @@ from backend.services.inbox import deputy_inbox
 from backend.services.issue_flow import Actor
 from models import IssueStatus, Role
 
-from .issue_schemas import DepartmentResultIn, InboxQuery, IssueOut, IssuePage, ReasonIn, ReplyIn, ResolveIn, TransferIn
+from .issue_schemas import (
+    DepartmentResultIn,
+    InboxQuery,
+    IssueOut,
+    IssuePage,
+    ReasonIn,
+    ReplyIn,
+    ResolveIn,
+    TransferIn,
+)
 from .issue_serialize import issue_detail, issue_summary
 
 bp = ApiBlueprint("deputy_issues", __name__, tag="代表办理")

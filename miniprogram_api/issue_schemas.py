@@ -113,6 +113,7 @@ class IssueSummary(ApiModel):
     anonymous: bool
     addressed_deputy: NamedRef | None
     assigned_deputy: NamedRef | None
+    escalated_to_manager: bool = Field(description="由站长亲自办理（二次不满意，或承办代表离任后转交）")
     contact_phone: str | None = Field(description="脱敏号码；仅办理代表在居民同意时可见完整号码")
     created_at: BeijingDateTime
     accepted_at: BeijingDateTime | None

@@ -9,7 +9,15 @@ from backend.services.issue_flow import Actor
 from backend.services.submit_issue import IssueDraft, submit_issue
 from models import Category, Issue, RatingScore, Role, db
 
-from .issue_schemas import CategoryList, CategoryOut, IssueCreate, IssueOut, IssuePage, PageQuery, RatingIn
+from .issue_schemas import (
+    CategoryList,
+    CategoryOut,
+    IssueCreate,
+    IssueOut,
+    IssuePage,
+    PageQuery,
+    RatingIn,
+)
 from .issue_serialize import issue_detail, issue_summary
 
 bp = ApiBlueprint("issues", __name__, tag="意见建议")

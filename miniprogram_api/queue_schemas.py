@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal, get_args
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from backend.services.issue_queue import MAX_ID, QueueFilter
-from backend.validation import ApiModel
+from backend.validation import FilterQuery
 from models import IssueStatus
 
 from .issue_schemas import PageQuery, StatusName
@@ -20,7 +20,7 @@ LATEST = date(2100, 12, 31)
 _STATUS_NAMES = get_args(StatusName)
 
 
-class QueueFilterQuery(ApiModel):
+class QueueFilterQuery(FilterQuery):
     status: str | None = Field(default=None, max_length=200, examples=["submitted,accepted"],
                                description="状态，可多选，用英文逗号分隔：" + "、".join(_STATUS_NAMES))
     category: str | None = Field(default=None, max_length=32, description="分类名称或分类 id")
@@ -33,14 +33,8 @@ class QueueFilterQuery(ApiModel):
     date_to: date | None = Field(default=None, alias="to", ge=EARLIEST, le=LATEST,
                                  description="提交日期（北京时间）止，含当日")
     q: str | None = Field(default=None, max_length=100, description="编号前缀或内容中的文字")
+    escalated: bool | None = Field(default=None, description="true：只看转由站长办理的；false：不含这些")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_absent(cls, data):
-        # A filter form submits its empty fields too (`?station=&clock=`): empty means "any".
-        if isinstance(data, dict):
-            return {key: value for key, value in data.items() if value != ""}
-        return data
 
     @field_validator("status")
     @classmethod
@@ -72,7 +66,7 @@ class QueueFilterQuery(ApiModel):
         return QueueFilter(
             statuses=tuple(IssueStatus(name) for name in self.status.split(",")) if self.status else (),
             category=self.category, station_id=self.station, deputy_id=self.deputy, clock=self.clock,
-            created_from=self.date_from, created_to=self.date_to, q=self.q,
+            created_from=self.date_from, created_to=self.date_to, q=self.q, escalated=self.escalated,
         )
 
 

@@ -6,8 +6,23 @@ from flask import Response, current_app
 
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
-from backend.services import follows, reception, regions, scan_cache, station_codes, stations
-from .schemas import FollowDetail, FollowOut, NearbyOut, NearbyQuery, NearbyStationOut, ScanOut
+from backend.services import (
+    follows,
+    reception,
+    regions,
+    scan_cache,
+    station_codes,
+    stations,
+)
+
+from .schemas import (
+    FollowDetail,
+    FollowOut,
+    NearbyOut,
+    NearbyQuery,
+    NearbyStationOut,
+    ScanOut,
+)
 from .serialize import deputy_brief_out, next_day_out, station_out
 
 bp = ApiBlueprint("stations", __name__, tag="码上找")

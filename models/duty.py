@@ -54,6 +54,9 @@ class DutyRoster(db.Model):
     month: Mapped[date]
     status: Mapped[RosterStatus] = mapped_column(Enum(RosterStatus, native_enum=False, length=16),
                                                  default=RosterStatus.draft)
+    # Deputies on duty per reception day; the station's next roster starts from it, so it is
+    # the station's own setting (the deployment's DUTY_DEPUTIES_PER_DAY before its first roster).
+    deputies_per_day: Mapped[int] = mapped_column(default=2)
     generated_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

@@ -200,3 +200,56 @@ def create_department(region: Region, name: str, *, is_active: bool = True):
     db.session.add(department)
     db.session.commit()
     return department
+
+
+# --- duty and attendance (check-ins, rosters, leave, points rules) ------------------------------
+
+def create_points_rules() -> None:
+    """The default 履职积分 rules, as the migration seeds them (tests build tables with create_all)."""
+    from backend.services.points import seed_default_rules
+
+    seed_default_rules()
+    db.session.commit()
+
+
+def create_duty(station: Station, deputy: Deputy, duty_date: date, *, published: bool = True):
+    """A duty assignment of `deputy` at `station` on `duty_date`, in the month's roster (made, and
+    published or left as a draft, as asked the first time the month is used)."""
+    from models import DutyAssignment, DutyRoster, RosterStatus
+
+    month = duty_date.replace(day=1)
+    roster = db.session.scalar(db.select(DutyRoster).filter_by(station_id=station.id, month=month))
+    if roster is None:
+        roster = DutyRoster(station_id=station.id, month=month,
+                            status=RosterStatus.published if published else RosterStatus.draft)
+        db.session.add(roster)
+        db.session.flush()
+    assignment = DutyAssignment(roster_id=roster.id, station_id=station.id, duty_date=duty_date, deputy_id=deputy.id)
+    db.session.add(assignment)
+    db.session.commit()
+    return assignment
+
+
+def create_leave(deputy: Deputy, starts_on: date, ends_on: date, reason: str = "外出学习"):
+    from models import DeputyLeave
+
+    leave = DeputyLeave(deputy_id=deputy.id, starts_on=starts_on, ends_on=ends_on, reason=reason)
+    db.session.add(leave)
+    db.session.commit()
+    return leave
+
+
+def create_check_in(station: Station, deputy: Deputy, on_date: date, *, is_far: bool = False,
+                    on_reception_day: bool = False):
+    """A check-in written straight to the database (the API only records today's)."""
+    from datetime import datetime
+
+    from backend import clock
+    from models import CheckIn
+
+    row = CheckIn(deputy_id=deputy.id, station_id=station.id, on_date=on_date, is_far=is_far,
+                  on_reception_day=on_reception_day,
+                  checked_in_at=datetime.combine(on_date, time(9, 30), tzinfo=clock.BEIJING))
+    db.session.add(row)
+    db.session.commit()
+    return row

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import update
 
 from models import (
+    OPEN_STATUSES,
     Department,
     Deputy,
     Issue,
@@ -29,8 +30,8 @@ from models import (
 )
 
 from .. import clock
-from . import inbox_cache, regions, workdays
 from ..errors import ApiError, Forbidden
+from . import inbox_cache, regions, workdays
 
 S = IssueStatus
 
@@ -215,8 +216,12 @@ def rate_issue(issue: Issue, actor: Actor, score: RatingScore, comment: str | No
             _move(issue, actor, "rated", {S.resolved}, S.closed, note=comment, closed_at=now,
                   unsatisfied_count=count)
         else:
+            # Back to the deputy the first time — unless the issue was handed to the manager
+            # already, or its deputy has retired since: then it is the manager's.
+            handler_gone = issue.assigned_deputy is not None and issue.assigned_deputy.retired_at is not None
             _move(issue, actor, "rated", {S.resolved}, S.reopened, note=comment, unsatisfied_count=count,
-                  escalated_to_manager=count >= 2)
+                  escalated_to_manager=count >= 2 or issue.escalated_to_manager or handler_gone,
+                  **({"assigned_deputy_id": None} if handler_gone else {}))
     db.session.add(rating)
     db.session.flush()
     return rating
@@ -229,6 +234,27 @@ def reassign_issue(issue: Issue, actor: Actor, deputy: Deputy) -> None:
         raise ApiError("该代表不属于本联络站", details={"fields": {"deputy_id": "不是本站代表"}})
     allowed = set(S) - {S.closed, S.rejected}
     _move(issue, actor, "assigned", allowed, None, note=deputy.name, assigned_deputy_id=deputy.id)
+
+
+# Not yet taken up: the resident's choice of deputy is all that ties the issue to them.
+UNACCEPTED = frozenset({S.pending_review, S.submitted})
+
+
+def hand_to_manager(issue: Issue, actor: Actor, deputy: Deputy, note: str) -> None:
+    """Staff take an open issue away from a deputy who can no longer handle it (retired) and
+    put it in the station manager's hands (`escalated_to_manager`), status unchanged.
+
+    The deputy stops being its handler; an issue not yet accepted also stops being addressed
+    to them (else accepting it would assign it to them). An accepted one keeps the resident's
+    choice, and replies and events keep naming the deputy.
+    """
+    _require_staff(actor)
+    values: dict = {"escalated_to_manager": True}
+    if issue.assigned_deputy_id == deputy.id:
+        values["assigned_deputy_id"] = None
+    if issue.addressed_deputy_id == deputy.id and issue.status in UNACCEPTED:
+        values["addressed_deputy_id"] = None
+    _move(issue, actor, "handed_to_manager", set(OPEN_STATUSES | UNACCEPTED), None, note=note, **values)
 
 
 def auto_close_issue(issue: Issue) -> None:

@@ -67,6 +67,8 @@ class QueueFilter:
     created_to: date | None = None
     # A tracking-number prefix or a piece of the content.
     q: str | None = None
+    # Handed to the station manager (escalated_to_manager), or not.
+    escalated: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ def queue_select(caller: Caller, filters: QueueFilter, *, today: date | None = N
         where.append(Issue.created_at >= _beijing_midnight(filters.created_from))
     if filters.created_to is not None:
         where.append(Issue.created_at < _beijing_midnight(filters.created_to + timedelta(days=1)))
+    if filters.escalated is not None:
+        where.append(Issue.escalated_to_manager.is_(filters.escalated))
     if filters.q:
         where.append(or_(Issue.no.startswith(filters.q, autoescape=True),
                          Issue.content.icontains(filters.q, autoescape=True)))

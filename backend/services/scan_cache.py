@@ -1,8 +1,8 @@
 """The scan answer (码上找) cached in Redis.
 
 Scanning is the hottest call and its answer changes rarely: when a station, its deputies, their
-seats and groups, its region or its reception rule change, and when the clock passes the
-station's closing time or Beijing midnight. So:
+seats and groups, its region, its reception rule, a moved or cancelled day or a roster change,
+and when the clock passes the station's closing time or Beijing midnight. So:
 
 - every cached answer carries the span of time it is true for (from the last midnight or
   closing time to the next), checked against our clock on each hit;
@@ -18,15 +18,28 @@ from datetime import datetime, time, timedelta
 
 import redis
 
-from models import Deputy, DeputySeat, ReceptionRule, Region, Station, StationMembership, TopicGroup
+from models import (
+    Deputy,
+    DeputySeat,
+    DutyAssignment,
+    DutyRoster,
+    ReceptionDayChange,
+    ReceptionRule,
+    Region,
+    Station,
+    StationMembership,
+    TopicGroup,
+)
 
 from .. import clock, tagged_cache
 from ..extensions import get_redis
 
 log = logging.getLogger(__name__)
 
-# What a scan answer is made of. A later model that feeds it (duty rosters) joins this list.
-SOURCES = (Station, StationMembership, Deputy, DeputySeat, TopicGroup, Region, ReceptionRule)
+# What a scan answer is made of: the next reception day honours moved and cancelled days, and
+# names who is on duty once the roster is published.
+SOURCES = (Station, StationMembership, Deputy, DeputySeat, TopicGroup, Region, ReceptionRule,
+           ReceptionDayChange, DutyRoster, DutyAssignment)
 
 GENERATION_KEY = "scan:gen"
 # A bound on staleness for changes made outside the ORM (hand-written SQL, another tool).

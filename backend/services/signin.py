@@ -15,7 +15,14 @@ from models import Deputy, InviteCode, LoginAttempt, StaffAccount, User, db
 
 from .. import clock
 from ..auth import Caller, caller_for
-from ..errors import AccountLocked, ApiError, Conflict, InviteInvalid, InviteUsed, WeChatUnavailableError
+from ..errors import (
+    AccountLocked,
+    ApiError,
+    Conflict,
+    InviteInvalid,
+    InviteUsed,
+    WeChatUnavailableError,
+)
 from ..wechat import get_gateway
 from ..wechat.errors import WeChatCodeInvalid, WeChatError, WeChatUnavailable
 

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import qrcode
 import qrcode.image.svg
@@ -98,7 +98,7 @@ class PosterContent:
 _font_lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _register_ttf(path: str) -> str:
     # Parsing a 5 MB .ttc takes a while; lru_cache makes it once per process per file.
     name = "PosterCJK-" + hashlib.sha1(path.encode()).hexdigest()[:8]
@@ -107,7 +107,7 @@ def _register_ttf(path: str) -> str:
     return name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _register_fallback() -> str:
     pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_FONT))
     return FALLBACK_FONT
@@ -149,7 +149,7 @@ _NO_LINE_START = set("，。、；：！？）》」』】〕…—·,.;:!?)]}%"
 # ... and these must not end one.
 _NO_LINE_END = set("（《「『【〔([{")
 # ASCII words and numbers wrap as a unit; CJK wraps between any two characters.
-_TOKEN = re.compile(r"[A-Za-z0-9_\-./:@#%+]+|\s+|.", re.S)
+_TOKEN = re.compile(r"[A-Za-z0-9_\-./:@#%+]+|\s+|.", re.DOTALL)
 
 
 def _width(text: str, font: str, size: float) -> float:

@@ -16,8 +16,13 @@ from .gateway import WeChatGateway, WeChatSession
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "init_wechat", "get_gateway", "WeChatGateway", "WeChatSession",
-    "WeChatError", "WeChatCodeInvalid", "WeChatUnavailable",
+    "WeChatCodeInvalid",
+    "WeChatError",
+    "WeChatGateway",
+    "WeChatSession",
+    "WeChatUnavailable",
+    "get_gateway",
+    "init_wechat",
 ]
 
 

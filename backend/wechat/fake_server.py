@@ -105,7 +105,7 @@ class FakeWeChat:
         finally:
             self.stop()
 
-    def __enter__(self) -> "FakeWeChat":
+    def __enter__(self) -> FakeWeChat:
         self.start()
         return self
 
@@ -473,7 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._dispatch("POST")
 
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+    def log_message(self, format, *args):
         pass  # the call log is the record; stderr noise would drown test output
 
     def _dispatch(self, method: str) -> None:
@@ -557,7 +557,11 @@ def _png(width: int, scene: str, page: str) -> bytes:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the fake WeChat in the foreground until interrupted."""
-    from config import FAKE_WECHAT_APP_ID, FAKE_WECHAT_APP_SECRET, FAKE_WECHAT_DEFAULT_PORT
+    from config import (
+        FAKE_WECHAT_APP_ID,
+        FAKE_WECHAT_APP_SECRET,
+        FAKE_WECHAT_DEFAULT_PORT,
+    )
 
     parser = argparse.ArgumentParser(description="Fake WeChat API server")
     parser.add_argument("--host", default="127.0.0.1")

@@ -83,7 +83,7 @@ class WeChatGateway:
         self.client = _Client(app_id, app_secret, self.api_base, timeout_seconds, self.access_token)
 
     @classmethod
-    def from_app(cls, app) -> "WeChatGateway":
+    def from_app(cls, app) -> WeChatGateway:
         cfg = app.config
         return cls(cfg["WECHAT_APP_ID"], cfg["WECHAT_APP_SECRET"], cfg["WECHAT_API_BASE"],
                    float(cfg["WECHAT_TIMEOUT_SECONDS"]), store_for_app(app))

@@ -12,8 +12,8 @@ import logging
 import secrets
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import redis
 from sqlalchemy import select, text, update
@@ -217,7 +217,7 @@ class DatabaseTokenStore(TokenStore):
         token, expires_at = self._fetch(fetch, stale_token)
         conn.execute(
             update(_TABLE).where(_TABLE.c.app_id == app_id)
-            .values(token=token, expires_at=datetime.fromtimestamp(expires_at, timezone.utc))
+            .values(token=token, expires_at=datetime.fromtimestamp(expires_at, UTC))
         )
         return token
 

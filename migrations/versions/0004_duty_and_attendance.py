@@ -92,6 +92,7 @@ def upgrade():
     sa.Column('station_id', sa.Integer(), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
     sa.Column('status', sa.Enum('draft', 'published', name='rosterstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('deputies_per_day', sa.Integer(), nullable=False),
     sa.Column('generated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('published_by_id', sa.Integer(), nullable=True),

@@ -466,7 +466,7 @@ def test_openapi_documents_the_queue_and_the_ledger(client):
     assert queue["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/IssuePage"}
     assert {p["name"] for p in queue["parameters"]} == {
-        "page", "per_page", "status", "category", "station", "deputy", "clock", "from", "to", "q"}
+        "page", "per_page", "status", "category", "station", "deputy", "clock", "from", "to", "q", "escalated"}
     ledger = doc["paths"]["/api/v1/manage/issues.xlsx"]["get"]
     assert list(ledger["responses"]["200"]["content"]) == [XLSX_TYPE]
     assert "page" not in {p["name"] for p in ledger["parameters"]}

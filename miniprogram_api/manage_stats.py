@@ -1,0 +1,33 @@
+"""Staff statistics (数据统计): issues received and finished, satisfaction, response time,
+overdue issues, check-ins and attendance, for their stations or region."""
+from __future__ import annotations
+
+from backend.auth import Caller
+from backend.endpoint import ApiBlueprint
+from backend.services import stats as stats_service
+from models import Role
+
+from .attendance_schemas import StatsDetail, StatsOut, StatsQuery
+from .manage_attendance import period
+
+bp = ApiBlueprint("manage_stats", __name__, tag="履职管理")
+
+
+@bp.get("/manage/stats", query=StatsQuery, response=StatsOut, roles={Role.station_manager, Role.region_admin},
+        errors=["station_not_found", "not_found"])
+def stats(caller: Caller, query: StatsQuery):
+    """数据统计：期间收到的意见建议及其办理情况、满意率、首次响应时间、超期、签到与出勤率
+
+    意见建议按提交日期（北京时间）在期间内的统计其当前状态；办结率 = (已办结 + 已关闭) ÷ (收到 − 不予受理 − 待审核)。
+    站长看本人管理的联络站，区域管理员看本区域；region、station 超出范围时 404。
+    """
+    start, end = period(query)
+    figures = stats_service.stats(caller, start, end, region_code=query.region, station_id=query.station)
+    return StatsOut(stats=StatsDetail(
+        date_from=start, date_to=end, received=figures.received, accepted=figures.accepted,
+        resolved=figures.resolved, rejected=figures.rejected, pending_review=figures.pending_review,
+        resolution_rate=figures.resolution_rate, ratings=figures.ratings,
+        satisfaction_rate=figures.satisfaction_rate, avg_first_response_hours=figures.avg_first_response_hours,
+        overdue=figures.overdue, check_ins=figures.attendance.check_ins,
+        duty_days_assigned=figures.attendance.assigned, duty_days_attended=figures.attendance.attended,
+        attendance_rate=figures.attendance.rate))

@@ -120,6 +120,8 @@ def main() -> int:
                          lua_env=lua_env | {"BENCH_LABEL": f"{stamp}-run"})
         after = issue_counts(psycopg, db_url)
         text = render(target, args, gconf, pg_version, data, seed_seconds, load_before, result, after, out_dir)
+        if args.floor:
+            text += "\n" + measure_floor(args, env, gconf, out_dir, servers, lua_env, stamp, result)
         print(text)
         (out_dir / "report.txt").write_text(text + "\n", encoding="utf-8")
         return 0
@@ -135,6 +137,21 @@ def main() -> int:
         if db_created and not args.keep_db:
             drop_database(psycopg, admin_url, args.database)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_floor(args, env, gconf, out_dir: Path, servers: list[Server], lua_env, stamp, real: Result) -> str:
+    """The same load on bench/floor_app.py (submission's I/O on the raw drivers), right after."""
+    floor = Server.start("floor", ["--chdir", str(BENCH), "floor_app:app"], ROOT, env, gconf, out_dir)
+    servers.append(floor)
+    floor.wait_ready("/healthz")
+    wrk(floor, None, args.connections, args.warmup, args.wrk_threads, out_dir / "warmup-floor.txt",
+        lua=LUA, lua_env=lua_env | {"BENCH_LABEL": f"{stamp}-floor-warmup"})
+    r = measure(floor, None, args, out_dir, servers, lua=LUA, lua_env=lua_env | {"BENCH_LABEL": f"{stamp}-floor"})
+    return "\n".join([
+        "floor: the same I/O from a bare Flask handler on psycopg, redis-py and requests (bench/floor_app.py)",
+        *result_lines({"floor": r}),
+        f"submit / floor throughput  {real.rps / r.rps:.1%}" if r.rps else "floor answered nothing",
+    ])
 
 
 def parse_args() -> argparse.Namespace:
@@ -153,6 +170,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--database", default="lianluozhan_bench")
     p.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     p.add_argument("--keep-db", action="store_true")
+    p.add_argument("--floor", action="store_true",
+                   help="submit only: also load bench/floor_app.py, the same I/O without the application")
     return p.parse_args()
 
 

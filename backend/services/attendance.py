@@ -110,6 +110,16 @@ def _published():
     return DutyAssignment.roster_id.in_(select(DutyRoster.id).where(DutyRoster.status == RosterStatus.published))
 
 
+# A duty day is attended when the deputy checked in at that station that day, excused when
+# leave covers it: clauses on DutyAssignment, which the points ledger uses too.
+ATTENDED = exists().where(CheckIn.deputy_id == DutyAssignment.deputy_id,
+                          CheckIn.station_id == DutyAssignment.station_id,
+                          CheckIn.on_date == DutyAssignment.duty_date)
+EXCUSED = exists().where(DeputyLeave.deputy_id == DutyAssignment.deputy_id,
+                         DeputyLeave.starts_on <= DutyAssignment.duty_date,
+                         DeputyLeave.ends_on >= DutyAssignment.duty_date)
+
+
 def _count_if(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -121,12 +131,7 @@ def attendance_by_pair(start: date, end: date, *, station_ids=None, deputy_id: i
     today = today or clock.beijing_today()
     pairs: dict[tuple[int, int], Attendance] = {}
 
-    attended = exists().where(CheckIn.deputy_id == DutyAssignment.deputy_id,
-                              CheckIn.station_id == DutyAssignment.station_id,
-                              CheckIn.on_date == DutyAssignment.duty_date)
-    excused = exists().where(DeputyLeave.deputy_id == DutyAssignment.deputy_id,
-                             DeputyLeave.starts_on <= DutyAssignment.duty_date,
-                             DeputyLeave.ends_on >= DutyAssignment.duty_date)
+    attended, excused = ATTENDED, EXCUSED
     duties = select(
         DutyAssignment.station_id, DutyAssignment.deputy_id, func.count(DutyAssignment.id),
         _count_if(attended),

@@ -34,7 +34,6 @@ from sqlalchemy import exists, func, select, text
 
 from models import (
     CheckIn,
-    DeputyLeave,
     DutyAssignment,
     DutyRoster,
     Issue,
@@ -50,6 +49,7 @@ from models import (
 
 from .. import clock
 from ..errors import InvalidInput
+from . import attendance
 from .check_ins import on_duty_clause
 
 # The county defaults (履职积分细则) the migration seeds; tests and new deployments start here.
@@ -122,12 +122,7 @@ def facts(deputy_id: int, year: int, today: date | None = None) -> list[Fact]:
     first_day, last_day = date(year, 1, 1), min(date(year, 12, 31), today)
     found: list[Fact] = []
 
-    attended = exists().where(CheckIn.deputy_id == DutyAssignment.deputy_id,
-                              CheckIn.station_id == DutyAssignment.station_id,
-                              CheckIn.on_date == DutyAssignment.duty_date)
-    excused = exists().where(DeputyLeave.deputy_id == DutyAssignment.deputy_id,
-                             DeputyLeave.starts_on <= DutyAssignment.duty_date,
-                             DeputyLeave.ends_on >= DutyAssignment.duty_date)
+    attended, excused = attendance.ATTENDED, attendance.EXCUSED
     duties = db.session.execute(
         select(DutyAssignment.id, DutyAssignment.duty_date, Station.name, attended, excused)
         .join(Station, Station.id == DutyAssignment.station_id)

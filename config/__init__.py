@@ -16,6 +16,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FAKE_WECHAT_APP_ID = "wxf00dfacefake0001"
 FAKE_WECHAT_APP_SECRET = "fake-wechat-dev-secret-0123456789"
 FAKE_WECHAT_DEFAULT_PORT = 8765
+# The push callback's token and EncodingAESKey (43 characters) in development.
+FAKE_WECHAT_CALLBACK_TOKEN = "fake-callback-token"
+FAKE_WECHAT_CALLBACK_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+# Subscribe-message templates by our name. A real mini-program picks its templates in the WeChat
+# admin and its ids come from WECHAT_TEMPLATE_<NAME>; these development ids are the fake's.
+SUBSCRIBE_TEMPLATE_NAMES = ("reception_reminder", "issue_status", "issue_escalation", "manager_digest")
+FAKE_TEMPLATE_IDS = {name: f"fake-tmpl-{name.replace('_', '-')}" for name in SUBSCRIBE_TEMPLATE_NAMES}
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -46,6 +53,11 @@ def _database_url(url: str | None) -> str:
     return url
 
 
+def _env_float(name: str, default: float | None) -> float | None:
+    value = _env(name)
+    return float(value) if value is not None else default
+
+
 def load_config(**overrides) -> dict:
     """Settings from the environment, then `overrides` (tests and commands pass these)."""
     app_id = _env("WECHAT_APP_ID")
@@ -72,6 +84,18 @@ def load_config(**overrides) -> dict:
         # Refresh the shared access token this long before WeChat says it expires.
         "WECHAT_TOKEN_MARGIN_SECONDS": 300,
         "FAKE_WECHAT_PORT": fake_port,
+        # Subscribe messages: template ids by our name, and which version of the mini-program a
+        # tap on the message opens (developer / trial / formal).
+        "SUBSCRIBE_TEMPLATE_IDS": {
+            name: _env(f"WECHAT_TEMPLATE_{name.upper()}", None if app_id else FAKE_TEMPLATE_IDS[name])
+            for name in SUBSCRIBE_TEMPLATE_NAMES
+        },
+        "WECHAT_MINIPROGRAM_STATE": _env("WECHAT_MINIPROGRAM_STATE", "formal" if app_id else "developer"),
+        # The push callback (/wechat/callback): the token of the signature; with an EncodingAESKey
+        # the secure mode; the data format chosen in the WeChat admin (json or xml).
+        "WECHAT_CALLBACK_TOKEN": _env("WECHAT_CALLBACK_TOKEN", None if app_id else FAKE_WECHAT_CALLBACK_TOKEN),
+        "WECHAT_CALLBACK_AES_KEY": _env("WECHAT_CALLBACK_AES_KEY", None if app_id else FAKE_WECHAT_CALLBACK_AES_KEY),
+        "WECHAT_CALLBACK_FORMAT": _env("WECHAT_CALLBACK_FORMAT", "json"),
         # Start the fake WeChat inside the process when nothing listens on its port yet
         # (the dev server does; tests and gunicorn start their own).
         "FAKE_WECHAT_AUTOSTART": _env_bool("FAKE_WECHAT_AUTOSTART", False),
@@ -103,6 +127,32 @@ def load_config(**overrides) -> dict:
         # Deputies on duty per reception day in a station's first roster (排班); each station's
         # later rosters keep what its staff last chose.
         "DUTY_DEPUTIES_PER_DAY": _env_int("DUTY_DEPUTIES_PER_DAY", 2),
+        # The scheduler (`flask --app wsgi scheduler run`). A standby asks for the lead this often,
+        # so it takes over well within a minute of the leader dying.
+        "SCHEDULER_STANDBY_POLL_SECONDS": _env_float("SCHEDULER_STANDBY_POLL_SECONDS", 10.0),
+        "SCHEDULER_LOCK_FILE": _env("SCHEDULER_LOCK_FILE", str(PROJECT_ROOT / "instance" / "scheduler.lock")),
+        # With a tick, every job runs every so many seconds instead of on its timetable (jobs are
+        # idempotent and plan what is due by the clock): for tests on an accelerated clock.
+        "SCHEDULER_TICK_SECONDS": _env_float("SCHEDULER_TICK_SECONDS", None),
+        # An accelerated clock for tests and demos: it reads CLOCK_START (ISO 8601 with offset) at
+        # the wall-clock instant CLOCK_ORIGIN (Unix seconds; default: when the process starts) and
+        # runs CLOCK_SPEED times faster than the wall clock. Never set in production.
+        "CLOCK_START": _env("CLOCK_START"),
+        "CLOCK_SPEED": _env_float("CLOCK_SPEED", 1.0),
+        "CLOCK_ORIGIN": _env_float("CLOCK_ORIGIN", None),
+        # Outbox senders (`flask --app wsgi outbox send`): calls in flight per process, rows a
+        # thread claims at once (a killed sender's claimed rows all end `unknown`, sent or not:
+        # one keeps that to the message actually in flight), attempts before a message fails.
+        "OUTBOX_SEND_THREADS": _env_int("OUTBOX_SEND_THREADS", 16),
+        "OUTBOX_CLAIM_BATCH": _env_int("OUTBOX_CLAIM_BATCH", 1),
+        "OUTBOX_MAX_ATTEMPTS": _env_int("OUTBOX_MAX_ATTEMPTS", 5),
+        # A claim older than this with no outcome is a sender that died mid-send: `unknown`.
+        "OUTBOX_STALE_CLAIM_SECONDS": _env_int("OUTBOX_STALE_CLAIM_SECONDS", 300),
+        # Fault injection for tests: "pause-after-call:N" makes a sender stop between its Nth
+        # WeChat call and that call's commit (so a test can SIGKILL it there).
+        "OUTBOX_FAULT_HOOK": _env("OUTBOX_FAULT_HOOK"),
+        # /metrics (Prometheus text) asks for this bearer token when set.
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
     }
     cfg.update(overrides)
     return cfg

@@ -25,6 +25,17 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+# APScheduler's SQLAlchemyJobStore keeps its jobs in a table of its own. The scheduler uses the
+# MemoryJobStore, so no such table exists; should one appear (someone tries the SQL store), it is
+# APScheduler's to manage, never a migration's.
+APSCHEDULER_TABLES = {"apscheduler_jobs"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table not in APSCHEDULER_TABLES
+
+
 def skip_empty_revision(context_, revision, directives):
     if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
@@ -35,6 +46,7 @@ def options() -> dict:
     opts = dict(migrate_ext.configure_args)
     opts.setdefault("process_revision_directives", skip_empty_revision)
     opts.setdefault("render_item", render_item)
+    opts.setdefault("include_object", include_object)
     opts.setdefault("render_as_batch", True)  # SQLite can only ALTER by copying tables
     opts.setdefault("compare_type", True)
     return opts

@@ -37,8 +37,18 @@ from .issue import (
     Reply,
     Transfer,
 )
+from .messaging import (
+    SENDABLE_STATES,
+    JobRun,
+    OutboxMessage,
+    OutboxState,
+    SchedulerLease,
+    SubscriptionEvent,
+    SubscriptionGrant,
+)
 from .reception import ReceptionRule
 from .region import Region
+from .rollup import StationDayFigures
 from .station import Station, StationFollow, StationMembership
 from .upload import MediaCheckStatus, Upload
 from .user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
@@ -49,6 +59,7 @@ __all__ = [
     "DEPUTY_LEVEL_ORDER",
     "OPEN_STATUSES",
     "REGION_CODE_PREFIX",
+    "SENDABLE_STATES",
     "Base",
     "CalendarOverride",
     "CalendarYear",
@@ -69,8 +80,11 @@ __all__ = [
     "IssueImage",
     "IssueNumberCounter",
     "IssueStatus",
+    "JobRun",
     "LoginAttempt",
     "MediaCheckStatus",
+    "OutboxMessage",
+    "OutboxState",
     "PointsEntry",
     "PointsRule",
     "Rating",
@@ -84,12 +98,16 @@ __all__ = [
     "Reply",
     "Role",
     "RosterStatus",
+    "SchedulerLease",
     "StaffAccount",
     "StaffRole",
     "Station",
+    "StationDayFigures",
     "StationFollow",
     "StationKind",
     "StationMembership",
+    "SubscriptionEvent",
+    "SubscriptionGrant",
     "TopicGroup",
     "Transfer",
     "UTCDateTime",

@@ -18,6 +18,7 @@ from . import (
     manage_reference,
     manage_stats,
     stations,
+    subscriptions,
     uploads,
 )
 
@@ -27,6 +28,6 @@ API_PREFIX = "/api/v1"
 def register_api(app: Flask) -> None:
     for module in (auth, stations, deputies, uploads, issues, deputy_issues, manage_issues, manage_reference,
                    manage_deputies, deputy_attendance, manage_attendance, manage_stats, manage_reception,
-                   deputy_schedule):
+                   deputy_schedule, subscriptions):
         app.register_blueprint(module.bp, url_prefix=API_PREFIX)
     app.register_blueprint(health.bp)

@@ -7,8 +7,35 @@ failures and delays, read the call log and expire tokens; FakeWeChat mirrors the
 
 Content security (msgSecCheck v2, mediaCheckAsync v2) judges by word lists, not by meaning:
 text containing a risky word is "risky", one containing a review word is "review", anything
-else "pass". Images are not judged at all: mediaCheckAsync only records what it was asked (the
-push of its verdict is not played yet), so tests can read the media_url WeChat would fetch.
+else "pass". Images are not judged by themselves: mediaCheckAsync records what it was asked
+(`media_checks()`, so tests can read the media_url WeChat would fetch), and a test gives the
+verdict with `judge_media(trace_id, suggest, callback_url, token=...)`, which pushes the
+`wxa_media_check` event to the app as WeChat would.
+
+Subscribe messages (`cgi-bin/message/subscribe/send`) are checked as WeChat documents them
+(fake_subscribe.py): the template must be known (40037), its data hold exactly its keywords with
+values within their kind's limits (47003 "argument invalid! data.thing1.value invalid"), the page
+a page path (41030), `miniprogram_state` developer|trial|formal. Then, under one lock:
+- grants: by default every user has granted every template (`grants="open"`); `refuse(openid,
+  template_id=None)` answers 43101 for that user (and template, or all); with
+  `configure(grants="strict")` only `grant(openid, template_id, count)` counts, one a message;
+- quota: `quota(template_id, per_day, day=None)` answers 45009 once that many were accepted on one
+  Beijing day (of the fake's clock; `day` "YYYY-MM-DD" limits the rule to that day); `new_day()`
+  forgets the counts;
+- an accepted message is recorded once (`messages()`) and answered with an integer `msgid`.
+Faults: `fail(path, errcode)` answers an error instead (nothing recorded); `delay(path, s)` holds
+the answer — for subscribe/send after the message was accepted, as WeChat, having sent it, may be
+slow to say so; `drop(path)` accepts the call and closes the connection without answering.
+`configure(clock={"start": iso, "speed": s, "origin": unix})` runs the fake's clock (Beijing days,
+`received_at`, push timestamps) like the app's accelerated clock; `clock={}` is the wall clock.
+
+Pushes to the app's /wechat/callback (fake_push.py): `push(callback_url, event, token=...,
+aes_key=None, fmt="json"|"xml")`, with the event builders of fake_push (`popup_event`,
+`change_event`, `sent_event`, `media_check_event`) and `handshake(callback_url, token=...)`.
+
+Every control has an HTTP twin under /__fake__/ (GET calls, stats, media-checks, messages; POST
+reset, fail, delay, drop, expire-tokens, config, refuse, grant, quota, new-day, push, judge-media,
+handshake) for tests in other processes.
 
 Run standalone: python -m backend.wechat.fake_server --port 8765
 """
@@ -27,14 +54,27 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from . import fake_push, fake_subscribe
 
 # WeChat renews a stable token in the last 5 minutes of its 2 hours and keeps the old one usable
 # meanwhile; a shortened test ttl keeps the same ratio.
 _HANDOVER_RATIO = 300 / 7200
 _SCENE_RE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
 _PAGE_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+# A subscribe message's page may carry a query: pages/issue/detail?no=20270106-000001.
+_MESSAGE_PAGE_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*(\?[^\s#]*)?$")
+_MINIPROGRAM_STATES = ("developer", "trial", "formal")
+_LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
+SUBSCRIBE_SEND = "/cgi-bin/message/subscribe/send"
+# Paths whose delay holds the answer after the call was acted on (see the module docstring).
+_ACT_THEN_DELAY = frozenset({SUBSCRIBE_SEND})
+_BEIJING = ZoneInfo("Asia/Shanghai")
 
 # Defaults of the content-security word lists (reset() restores them). Plain words a test can
 # type: 赌博 and 枪支 stand for illegal content, 示威 for text a person should look at.
@@ -47,6 +87,8 @@ _SEC_SCENES = (1, 2, 3, 4)
 LABEL_NORMAL, LABEL_RISKY, LABEL_REVIEW = 100, 20006, 21000
 
 Answer = tuple[int, str, bytes]
+# The answer that is no answer: the handler closes the connection (see `drop`).
+_DROPPED: Answer = (0, "", b"")
 
 
 @dataclass
@@ -105,7 +147,7 @@ class FakeWeChat:
         finally:
             self.stop()
 
-    def __enter__(self) -> FakeWeChat:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -140,6 +182,17 @@ class FakeWeChat:
             self._risky_words = list(DEFAULT_RISKY_WORDS)
             self._review_words = list(DEFAULT_REVIEW_WORDS)
             self._media_checks: list[dict] = []
+            self._drop_rules: list[dict] = []
+            self._clock: tuple[datetime, float, float] | None = None
+            self._templates = {k: list(v) for k, v in fake_subscribe.DEFAULT_TEMPLATES.items()}
+            self._grant_mode = "open"
+            self._refusals: set[tuple[str, str | None]] = set()
+            self._grants: dict[tuple[str, str], int] = {}
+            self._quotas: dict[tuple[str, str | None], int] = {}
+            self._sent_per_day: dict[tuple[str, str], int] = {}
+            self._messages: list[dict] = []
+            # WeChat's msgids are large integers; these start somewhere random and only go up.
+            self._next_msgid = 10**18 + secrets.randbelow(8 * 10**17)
 
     def calls(self, path: str | None = None) -> list[dict]:
         """Requests received, oldest first: {path, method, query, json}."""
@@ -158,9 +211,17 @@ class FakeWeChat:
             })
 
     def delay(self, path: str, seconds: float, times: int = 1) -> None:
-        """Hold the next `times` answers to `path` for `seconds` before answering."""
+        """Hold the next `times` answers to `path` for `seconds` before answering (subscribe/send:
+        after accepting the message, so a client that gives up first leaves it sent)."""
         with self._lock:
             self._delay_rules.append({"path": _norm(path), "seconds": seconds, "times": times})
+
+    def drop(self, path: str, times: int = 1) -> None:
+        """Read and act on the next `times` calls to `path` (a subscribe message is accepted and
+        recorded, its grant and quota used), then close the connection without answering: the
+        answer lost after WeChat received the request."""
+        with self._lock:
+            self._drop_rules.append({"path": _norm(path), "times": times})
 
     def expire_tokens(self) -> None:
         """Every token issued so far is expired from now on."""
@@ -171,11 +232,26 @@ class FakeWeChat:
 
     def configure(self, token_ttl_seconds: float | None = None, handover_seconds: float | None = None,
                   with_unionid: bool | None = None, risky_words: list[str] | None = None,
-                  review_words: list[str] | None = None) -> None:
+                  review_words: list[str] | None = None, templates: dict[str, list[str]] | None = None,
+                  grants: str | None = None, clock: dict | None = None) -> None:
         """Change the lifetime of tokens issued from now on, the handover window (by default
-        5 minutes of 2 hours, scaled to the ttl), whether jscode2session adds a unionid, or the
-        words msgSecCheck judges by (a list replaces the current one; [] judges nothing so)."""
+        5 minutes of 2 hours, scaled to the ttl), whether jscode2session adds a unionid, the
+        words msgSecCheck judges by (a list replaces the current one; [] judges nothing so), the
+        subscribe templates ({template id: [keywords]} replaces them), the grant mode ("open":
+        everyone granted everything; "strict": only `grant()` counts), or the clock
+        ({"start": ISO 8601 with offset, "speed": 1.0, "origin": Unix seconds, default now};
+        {} for the wall clock)."""
+        checked_templates = fake_subscribe.check_templates(templates) if templates is not None else None
+        if grants is not None and grants not in ("open", "strict"):
+            raise TypeError("grants is 'open' or 'strict'")
+        running = _parse_clock(clock) if clock is not None else None
         with self._lock:
+            if checked_templates is not None:
+                self._templates = checked_templates
+            if grants is not None:
+                self._grant_mode = grants
+            if clock is not None:
+                self._clock = running
             if token_ttl_seconds is not None:
                 self._ttl = float(token_ttl_seconds)
             if handover_seconds is not None:
@@ -192,6 +268,79 @@ class FakeWeChat:
         openid, scene}."""
         with self._lock:
             return [dict(c) for c in self._media_checks]
+
+    def messages(self) -> list[dict]:
+        """Subscribe messages accepted, oldest first: {msgid, touser, template_id, page, data,
+        miniprogram_state, lang, received_at (ISO 8601, Beijing, on the fake's clock)}."""
+        with self._lock:
+            return [dict(m) for m in self._messages]
+
+    def refuse(self, openid: str, template_id: str | None = None) -> None:
+        """From now on sends to `openid` (of `template_id`, or of any template) answer 43101."""
+        with self._lock:
+            self._refusals.add((openid, template_id))
+
+    def grant(self, openid: str, template_id: str, count: int = 1) -> None:
+        """`openid` accepts `template_id` `count` more times (what counts with grants="strict")."""
+        if not isinstance(count, int) or count < 1:
+            raise TypeError("count is a positive integer")
+        with self._lock:
+            key = (openid, template_id)
+            self._grants[key] = self._grants.get(key, 0) + count
+
+    def quota(self, template_id: str, per_day: int, day: str | None = None) -> None:
+        """At most `per_day` accepted messages of `template_id` a Beijing day (only on `day`,
+        "YYYY-MM-DD", when given); then 45009. Replaces an earlier rule for the same day."""
+        if not isinstance(per_day, int) or per_day < 0:
+            raise TypeError("per_day is a non-negative integer")
+        if day is not None:
+            if not isinstance(day, str):
+                raise TypeError("day is YYYY-MM-DD")
+            day = datetime.strptime(day, "%Y-%m-%d").date().isoformat()
+        with self._lock:
+            self._quotas[(template_id, day)] = per_day
+
+    def new_day(self) -> None:
+        """Forget the day's counts: every quota is whole again."""
+        with self._lock:
+            self._sent_per_day.clear()
+
+    def now(self) -> datetime:
+        """The fake's clock (aware, UTC): the wall clock, or the one set with configure(clock=...)."""
+        running = self._clock
+        if running is None:
+            return datetime.now(UTC)
+        start, origin, speed = running
+        return start + timedelta(seconds=(time.time() - origin) * speed)
+
+    def push(self, callback_url: str, event: dict, *, token: str, aes_key: str | None = None,
+             fmt: str = "json", timestamp: int | None = None, nonce: str | None = None) -> tuple[int, str]:
+        """POST `event` (see fake_push's builders) to the app's callback as WeChat does; secure mode
+        with `aes_key`. `timestamp` defaults to the fake's clock. Returns the HTTP status and body."""
+        stamp = timestamp if timestamp is not None else int(self.now().timestamp())
+        return fake_push.push(callback_url, event, token=token, app_id=self.app_id, aes_key=aes_key, fmt=fmt,
+                              timestamp=stamp, nonce=nonce)
+
+    def handshake(self, callback_url: str, *, token: str, timestamp: int | None = None) -> tuple[int, str, str]:
+        """The GET by which WeChat checks a push URL: (status, body, the echostr sent)."""
+        stamp = timestamp if timestamp is not None else int(self.now().timestamp())
+        return fake_push.handshake(callback_url, token=token, timestamp=stamp)
+
+    def judge_media(self, trace_id: str, suggest: str, callback_url: str, *, token: str,
+                    aes_key: str | None = None, fmt: str = "json", label: int | None = None,
+                    timestamp: int | None = None) -> tuple[int, str]:
+        """Give the verdict ("pass", "review", "risky") on a mediaCheckAsync call: push its
+        `wxa_media_check` event to `callback_url`.
+
+        :raise KeyError: no mediaCheckAsync call had this trace id.
+        """
+        with self._lock:
+            check = next((c for c in self._media_checks if c["trace_id"] == trace_id), None)
+        if check is None:
+            raise KeyError(f"no media check with trace_id {trace_id}")
+        event = fake_push.media_check_event(check["openid"], trace_id, suggest, appid=self.app_id, label=label,
+                                            create_time=int(self.now().timestamp()))
+        return self.push(callback_url, event, token=token, aes_key=aes_key, fmt=fmt, timestamp=timestamp)
 
     def stats(self) -> dict:
         with self._lock:
@@ -220,8 +369,16 @@ class FakeWeChat:
             elif path == "/cgi-bin/token":
                 self._legacy_token_calls += 1
             delay = _take(self._delay_rules, path)
-        if delay:
+            dropped = _take(self._drop_rules, path)
+        acts_first = path in _ACT_THEN_DELAY
+        if delay and not acts_first:
             time.sleep(delay["seconds"])
+        answer = self._respond(method, path, query, raw, payload)
+        if delay and acts_first:
+            time.sleep(delay["seconds"])
+        return _DROPPED if dropped else answer
+
+    def _respond(self, method: str, path: str, query: dict, raw: bytes, payload) -> Answer:
         with self._lock:
             failure = _take(self._fail_rules, path)
         if failure:
@@ -245,18 +402,33 @@ class FakeWeChat:
             return _json(self.stats())
         if method == "GET" and name == "media-checks":
             return _json(self.media_checks())
+        if method == "GET" and name == "messages":
+            return _json(self.messages())
         actions = {
             "reset": lambda: self.reset(),
             "fail": lambda: self.fail(**body),
             "delay": lambda: self.delay(**body),
+            "drop": lambda: self.drop(**body),
             "expire-tokens": lambda: self.expire_tokens(),
             "config": lambda: self.configure(**body),
+            "refuse": lambda: self.refuse(**body),
+            "grant": lambda: self.grant(**body),
+            "quota": lambda: self.quota(**body),
+            "new-day": lambda: self.new_day(),
         }
-        if method != "POST" or name not in actions:
+        pushes = {
+            "push": lambda: self.push(**body),
+            "judge-media": lambda: self.judge_media(**body),
+            "handshake": lambda: self.handshake(**body)[:2],
+        }
+        if method != "POST" or (name not in actions and name not in pushes):
             return 404, "application/json", b'{"error":"unknown control endpoint"}'
         try:
+            if name in pushes:
+                status, text = pushes[name]()
+                return _json({"status": status, "body": text})
             actions[name]()
-        except TypeError as exc:
+        except (TypeError, ValueError, KeyError) as exc:
             return 400, "application/json", json.dumps({"error": str(exc)}).encode()
         return _json({"ok": True})
 
@@ -363,9 +535,9 @@ class FakeWeChat:
         if not isinstance(scene, str) or not _SCENE_RE.match(scene):
             return _error(40169, "invalid length for scene, or the data is not json string")
         page = body.get("page")
-        if page is not None and body.get("check_path", True) is not False:
-            if not isinstance(page, str) or not _PAGE_RE.match(page):
-                return _error(41030, "invalid page")
+        checked = page is not None and body.get("check_path", True) is not False
+        if checked and (not isinstance(page, str) or not _PAGE_RE.match(page)):
+            return _error(41030, "invalid page")
         if body.get("env_version", "release") not in ("release", "trial", "develop"):
             return _error(40097, "invalid args")
         width = body.get("width", 430)
@@ -420,6 +592,53 @@ class FakeWeChat:
                                        "scene": body["scene"]})
         return _json({"errcode": 0, "errmsg": "ok", "trace_id": trace_id})
 
+    def _subscribe_send(self, query, raw, body) -> Answer:
+        refused = self._check_token(query)
+        if refused:
+            return refused
+        if not isinstance(body, dict):
+            return _error(47001, "data format error")
+        touser = body.get("touser")
+        if not isinstance(touser, str) or not touser:
+            return _error(40003, "invalid openid")
+        template_id = body.get("template_id")
+        keywords = self._templates.get(template_id) if isinstance(template_id, str) else None
+        if keywords is None:
+            return _error(40037, "invalid template_id")
+        page = body.get("page")
+        if page is not None and (not isinstance(page, str) or not _MESSAGE_PAGE_RE.match(page)):
+            return _error(41030, "invalid page")
+        state = body.get("miniprogram_state")
+        if state is not None and state not in _MINIPROGRAM_STATES:
+            return _error(47003, "argument invalid! miniprogram_state")
+        lang = body.get("lang")
+        if lang is not None and lang not in _LANGS:
+            return _error(47003, "argument invalid! lang")
+        bad = fake_subscribe.bad_data(keywords, body.get("data"))
+        if bad:
+            return _error(47003, f"argument invalid! {bad}")
+        now = self.now()
+        day = now.astimezone(_BEIJING).date().isoformat()
+        with self._lock:
+            if (touser, template_id) in self._refusals or (touser, None) in self._refusals:
+                return _error(43101, "user refuse to accept the msg")
+            grant_key = (touser, template_id)
+            if self._grant_mode == "strict" and self._grants.get(grant_key, 0) <= 0:
+                return _error(43101, "user refuse to accept the msg")
+            limit = self._quotas.get((template_id, day), self._quotas.get((template_id, None)))
+            count_key = (template_id, day)
+            if limit is not None and self._sent_per_day.get(count_key, 0) >= limit:
+                return _error(45009, "reach max api daily quota limit")
+            if self._grant_mode == "strict":
+                self._grants[grant_key] -= 1
+            self._sent_per_day[count_key] = self._sent_per_day.get(count_key, 0) + 1
+            self._next_msgid += 1 + secrets.randbelow(1000)
+            msgid = self._next_msgid
+            self._messages.append({"msgid": msgid, "touser": touser, "template_id": template_id, "page": page,
+                                   "data": body["data"], "miniprogram_state": state, "lang": lang,
+                                   "received_at": now.astimezone(_BEIJING).isoformat()})
+        return _json({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
     @staticmethod
     def _check_sec_request(body) -> Answer | None:
         """What msgSecCheck and mediaCheckAsync v2 both require: version 2, an openid, a scene."""
@@ -443,6 +662,7 @@ _ROUTES = {
     "/wxa/getwxacodeunlimit": ("POST", FakeWeChat._wxacode_unlimit),
     "/wxa/msg_sec_check": ("POST", FakeWeChat._msg_sec_check),
     "/wxa/media_check_async": ("POST", FakeWeChat._media_check_async),
+    SUBSCRIBE_SEND: ("POST", FakeWeChat._subscribe_send),
 }
 
 _ERRMSG = {
@@ -451,6 +671,7 @@ _ERRMSG = {
     40029: "invalid code",
     40163: "code been used",
     42001: "access_token expired",
+    43101: "user refuse to accept the msg",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit mustslower retry next minute",
     61010: "user access record expired",
@@ -482,6 +703,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         status, content_type, body = self.server.fake.answer(method, url.path, query, raw)
+        if status == _DROPPED[0]:
+            # Closed once this handler returns, not a byte answered: the client sees the
+            # connection end after it sent its request.
+            self.close_connection = True
+            return
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -525,6 +751,22 @@ def _json(value) -> Answer:
 def _error(errcode: int, errmsg: str) -> Answer:
     # WeChat appends a request id to every error message.
     return _json({"errcode": errcode, "errmsg": f"{errmsg} rid: {secrets.token_hex(4)}-{secrets.token_hex(4)}"})
+
+
+def _parse_clock(clock: dict) -> tuple[datetime, float, float] | None:
+    if not isinstance(clock, dict):
+        raise TypeError("clock is {start, speed, origin} or {}")
+    if not clock:
+        return None
+    try:
+        start = datetime.fromisoformat(clock["start"])
+        speed = float(clock.get("speed", 1.0))
+        origin = float(clock["origin"]) if clock.get("origin") is not None else time.time()
+    except (KeyError, ValueError) as exc:
+        raise TypeError(f"clock: {exc}") from None
+    if start.tzinfo is None:
+        raise TypeError("clock.start needs an offset")
+    return start.astimezone(UTC), origin, speed
 
 
 def _words(words) -> list[str]:

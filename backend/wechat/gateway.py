@@ -5,6 +5,10 @@ off the token other workers hold) without a timeout and from a hard-coded host, 
 process, fetch one even for jscode2session, and retry a refused token by recursing without end.
 Here tokens come from `stable_token` through a store shared by all processes, every request has
 a timeout, and a refused token is refreshed and retried exactly once.
+
+A failure without a WeChat answer says whether the request may have reached WeChat
+(`WeChatUnavailable.request_sent`): only a call that could not have gone out may be repeated by
+callers that must not act twice.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import os
 from dataclasses import dataclass, field
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+from urllib3.exceptions import ProxyError as Urllib3ProxyError
 from wechatpy import WeChatClient
 from wechatpy.client.api.base import BaseWeChatAPI
 from wechatpy.exceptions import WeChatClientException
@@ -115,6 +121,23 @@ class WeChatGateway:
         """POST a JSON body; the answer must be JSON with no error code."""
         return self._call("post", path, payload=payload, with_token=with_token)
 
+    def send_subscribe_message(self, openid: str, template_id: str, data: dict, *, page: str | None = None,
+                               miniprogram_state: str | None = None, lang: str = "zh_CN") -> dict:
+        """Send one subscribe message (订阅消息); WeChat's answer, with its `msgid`.
+
+        :raise SubscriptionRefused: 43101, the user has no grant for the template.
+        :raise QuotaExceeded: 45009, the template's daily quota is spent.
+        :raise WeChatUnavailable: busy (-1) or no answer; see its `request_sent` before retrying.
+        :raise WeChatError: the message itself is refused (47003 a value, 40037 the template,
+            40003 the openid, 41030 the page): sending it again cannot help.
+        """
+        payload = {"touser": openid, "template_id": template_id, "data": data, "lang": lang}
+        if page is not None:
+            payload["page"] = page
+        if miniprogram_state is not None:
+            payload["miniprogram_state"] = miniprogram_state
+        return self._call("post", "cgi-bin/message/subscribe/send", payload=payload)
+
     def get_bytes(self, path: str, params: dict | None = None, with_token: bool = True) -> bytes:
         """GET something that answers with bytes (an image, a file), or a JSON error."""
         return self._call("get", path, params=params, with_token=with_token, want_bytes=True)
@@ -138,7 +161,7 @@ class WeChatGateway:
     def _call(self, method, path, *, params=None, payload=None, with_token=True, want_bytes=False):
         if not with_token:
             return self._send(method, path, params, None, payload, want_bytes)
-        token = self.access_token()
+        token = self._token_for(path, self.access_token)
         try:
             return self._send(method, path, params, token, payload, want_bytes)
         except _TokenRefused as refused:
@@ -147,13 +170,25 @@ class WeChatGateway:
             expired = refused.errcode == 42001
         # The store asks for force_refresh when it still holds the refused token. An expired one
         # (42001) is replaced by a normal call anyway, and forced calls are limited to 20 a day.
-        token = self.token_store.refresh(
-            self.app_id, lambda force: self._fetch_token(force and not expired), stale_token=token)
+        token = self._token_for(path, lambda: self.token_store.refresh(
+            self.app_id, lambda force: self._fetch_token(force and not expired), stale_token=token))
         try:
             return self._send(method, path, params, token, payload, want_bytes)
         except _TokenRefused as refused:
             raise self._failed(path, refused.errcode, "access token refused again after a refresh",
-                               cls=WeChatUnavailable) from None
+                               cls=WeChatUnavailable, request_sent=False) from None
+
+    @staticmethod
+    def _token_for(path: str, get_token) -> str:
+        """A token for a call to `path`. Failing to get one means the call itself never went out,
+        whatever happened to the token request."""
+        try:
+            return get_token()
+        except WeChatUnavailable as exc:
+            if not exc.request_sent:
+                raise
+            raise WeChatUnavailable(exc.errcode, f"no access token for {path}: {exc.errmsg}",
+                                    request_sent=False) from None
 
     def _send(self, method, path, params, token, payload, want_bytes):
         query = dict(params or {})
@@ -169,9 +204,9 @@ class WeChatGateway:
         try:
             result = self.client.get(path, **kwargs) if method == "get" else self.client.post(path, **kwargs)
         except WeChatClientException as exc:
-            if exc.errcode is None:  # an HTTP error status, not a WeChat answer
+            if exc.errcode is None:  # an HTTP error status, not a WeChat answer: it may have acted
                 status = getattr(exc.response, "status_code", None)
-                raise self._failed(path, None, f"HTTP {status}", cls=WeChatUnavailable) from None
+                raise self._failed(path, None, f"HTTP {status}", cls=WeChatUnavailable, request_sent=True) from None
             errcode = int(exc.errcode)
             if token is not None and errcode in TOKEN_REFUSED:
                 raise _TokenRefused(errcode, str(exc.errmsg)) from None
@@ -179,19 +214,42 @@ class WeChatGateway:
         except requests.RequestException as exc:
             # Never log or chain the exception itself: its message holds the URL, and a
             # jscode2session URL holds the app secret.
-            raise self._failed(path, None, type(exc).__name__, cls=WeChatUnavailable) from None
+            sent = not _never_sent(exc)
+            raise self._failed(path, None, type(exc).__name__, cls=WeChatUnavailable, request_sent=sent) from None
         if want_bytes:
             return json.dumps(result).encode() if isinstance(result, dict) else result.content
         if not isinstance(result, dict):
-            raise self._failed(path, None, "answer is not JSON", cls=WeChatUnavailable)
+            raise self._failed(path, None, "answer is not JSON", cls=WeChatUnavailable, request_sent=True)
         return result
 
     @staticmethod
-    def _failed(path: str, errcode: int | None, errmsg: str, cls=None) -> WeChatError:
-        error = cls(errcode, errmsg) if cls else error_for(errcode, errmsg)
-        log.warning("wechat %s failed: %s errcode=%s errmsg=%s",
-                    path, type(error).__name__, errcode, errmsg)
+    def _failed(path: str, errcode: int | None, errmsg: str, cls=None, **kwargs) -> WeChatError:
+        error = cls(errcode, errmsg, **kwargs) if cls else error_for(errcode, errmsg)
+        log.warning("wechat %s failed: %s errcode=%s errmsg=%s%s",
+                    path, type(error).__name__, errcode, errmsg,
+                    f" request_sent={error.request_sent}" if isinstance(error, WeChatUnavailable) else "")
         return error
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether `exc` proves no byte of the request reached WeChat: the connection (to WeChat, or to
+    the proxy in between) was never made — refused, unresolvable, or timed out connecting.
+
+    Anything else counts as sent: a read timeout, a connection closed or reset once the request
+    was written. A pooled keep-alive connection that the server closed before we wrote looks the
+    same as one closed after, and is counted as sent too.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.exceptions.SSLError):
+        return False
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    if isinstance(reason, Urllib3ProxyError):
+        reason = reason.original_error
+    # urllib3 2 makes NewConnectionError (refused, DNS) a kind of ConnectTimeoutError.
+    return isinstance(reason, ConnectTimeoutError)
 
 
 def _rebase(url: str, api_base: str) -> str:

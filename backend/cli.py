@@ -1,5 +1,6 @@
 """Commands: `flask --app wsgi seed-demo [--out FILE]`, `flask --app wsgi fake-wechat`,
-`flask --app wsgi uploads purge [--older-than-hours 24]`, `db ...` (Flask-Migrate)."""
+`flask --app wsgi uploads purge [--older-than-hours 24]`, `outbox send [--once] [--threads N]`,
+`outbox status`, `db ...` (Flask-Migrate); the scheduler's `scheduler` and `jobs` in backend/jobs."""
 from __future__ import annotations
 
 import json
@@ -11,11 +12,15 @@ from flask.cli import with_appcontext
 
 from models import db
 
+from .jobs.cli import register_commands as register_job_commands
+
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(outbox_group)
+    register_job_commands(app)
 
 
 @click.command("seed-demo")
@@ -68,3 +73,36 @@ def purge_uploads(older_than_hours: int) -> None:
 
     removed = purge_unattached_uploads(timedelta(hours=older_than_hours))
     click.echo(f"已删除 {removed} 张超过 {older_than_hours} 小时未使用的图片。")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Subscribe messages waiting to be sent (订阅消息发件箱)."""
+
+
+@outbox_group.command("send")
+@click.option("--threads", type=click.IntRange(min=1, max=256), default=None, help="并发发送线程数，默认取 OUTBOX_SEND_THREADS")
+@click.option("--once", is_flag=True, help="发完当前到期的消息就退出")
+@with_appcontext
+def outbox_send(threads: int | None, once: bool) -> None:
+    """Send due messages until stopped (SIGTERM / Ctrl-C finish the calls in flight first)."""
+    import signal
+
+    from .services.outbox import Sender
+
+    sender = Sender(current_app._get_current_object(), threads=threads)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sender.stop())
+    click.echo(f"outbox sender {sender.sender_id}: {sender.threads} threads")
+    report = sender.run(until_idle=once)
+    click.echo(f"claimed {report.claimed}: " + ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())))
+
+
+@outbox_group.command("status")
+@with_appcontext
+def outbox_status() -> None:
+    """Messages in each state."""
+    from .services.outbox import counts_by_state
+
+    for state, count in counts_by_state().items():
+        click.echo(f"{state:10} {count}")

@@ -31,7 +31,7 @@ from models import (
 
 from .. import clock
 from ..errors import ApiError, Forbidden
-from . import inbox_cache, regions, workdays
+from . import inbox_cache, notices, regions, workdays
 
 S = IssueStatus
 
@@ -87,12 +87,14 @@ def _move(issue: Issue, actor: Actor, kind: str, allowed_from: set[IssueStatus],
     if moved != 1:
         # Someone else moved it between our read and our write.
         raise InvalidTransition()
-    db.session.add(IssueEvent(issue_id=issue.id, kind=kind, from_status=before.value, to_status=target.value,
-                              actor_id=actor.user.id if actor.user else None, actor_role=actor.role_name,
-                              note=note))
+    event = IssueEvent(issue_id=issue.id, kind=kind, from_status=before.value, to_status=target.value,
+                       actor_id=actor.user.id if actor.user else None, actor_role=actor.role_name, note=note,
+                       created_at=clock.now())
+    db.session.add(event)
     db.session.flush()
     db.session.refresh(issue)
     inbox_cache.issue_changed(db.session, issue, deputies_before=deputies_before)
+    notices.issue_changed(issue, event)
 
 
 def _is_station_deputy(deputy: Deputy | None, station_id: int, on: date) -> bool:
@@ -173,7 +175,7 @@ def transfer_issue(issue: Issue, actor: Actor, department: str, due_on: date) ->
         Department.name == department, Department.is_active, Department.region_id.in_(reachable)))}
     known = next((candidates[r] for r in reversed(reachable) if r in candidates), None)
     transfer = Transfer(issue_id=issue.id, department_id=known.id if known else None, department_name=department,
-                        due_on=due_on, created_by_id=actor.user.id)
+                        due_on=due_on, created_by_id=actor.user.id, created_at=clock.now())
     db.session.add(transfer)
     db.session.flush()
     return transfer
@@ -206,8 +208,9 @@ def rate_issue(issue: Issue, actor: Actor, score: RatingScore, comment: str | No
     """
     if actor.user is None or actor.user.id != issue.submitter_id:
         raise Forbidden("只有提交人可以评价")
-    rating = Rating(issue_id=issue.id, resolution_round=issue.resolution_round, score=score, comment=comment)
     now = clock.now()
+    rating = Rating(issue_id=issue.id, resolution_round=issue.resolution_round, score=score, comment=comment,
+                    created_at=now)
     if score != RatingScore.unsatisfied:
         _move(issue, actor, "rated", {S.resolved}, S.closed, note=comment, closed_at=now)
     else:
@@ -271,7 +274,7 @@ def _require_staff(actor: Actor) -> None:
 
 def _add_reply(issue: Issue, actor: Actor, content: str, public: bool, kind: str) -> Reply:
     reply = Reply(issue_id=issue.id, author_id=actor.user.id, deputy_id=actor.deputy.id if actor.deputy else None,
-                  kind=kind, content=content, is_public=public)
+                  kind=kind, content=content, is_public=public, created_at=clock.now())
     db.session.add(reply)
     db.session.flush()
     return reply

@@ -1,0 +1,382 @@
+"""The outbox of subscribe messages (订阅消息): planned in the transaction of their cause, sent
+after it commits, each at most once — and exactly once whenever WeChat answered.
+
+`subscribe/send` takes no idempotency key, so nothing may ever send a message twice:
+- Planning inserts one row per (recipient, template, cause) and ignores a duplicate, so a job that
+  runs twice, or two schedulers for a moment, plan one message.
+- A sender claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so senders never take the
+  same row), marks them `sending` and commits *before* calling WeChat. The answer's outcome is
+  committed right after the call. A sender that dies in between leaves the row `sending`;
+  `reap_stale_claims` later calls it `unknown` — counted and shown to staff, never resent,
+  because WeChat may well have delivered it.
+- Outcomes: errcode 0 → `sent`; 43101 → `no_grant` (final: the user refused or used their
+  grant); 45009 → `deferred` to the next Beijing day (the template's daily quota is spent);
+  -1, busy, or a failure before any byte went out → retried with backoff; a timeout or a closed
+  connection after the request went out → `unknown`; anything else WeChat refuses (bad data)
+  → `failed`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models import SENDABLE_STATES, OutboxMessage, OutboxState, db
+
+from .. import clock
+from ..wechat import templates
+from ..wechat.errors import (
+    QuotaExceeded,
+    SubscriptionRefused,
+    WeChatError,
+    WeChatUnavailable,
+)
+from ..wechat.gateway import WeChatGateway
+from . import subscriptions
+
+log = logging.getLogger(__name__)
+
+S = OutboxState
+# PostgreSQL wakes sleeping senders on this channel when new messages commit.
+NOTIFY_CHANNEL = "lianluozhan_outbox"
+# Retries after -1 or a failure before sending: 30 s, 1 min, 2 min … at most 30 min apart.
+_BACKOFF_FIRST = timedelta(seconds=30)
+_BACKOFF_MAX = timedelta(minutes=30)
+# A deferred message waits for the next Beijing day's quota, and for a decent hour to arrive.
+DEFERRED_UNTIL_HOUR = 8
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+def enqueue(recipient_id: int, template: str, cause: str, data: dict, *, openid: str | None,
+            page: str | None = None, not_before: datetime | None = None,
+            expires_at: datetime | None = None) -> None:
+    """Plan one message in the current transaction; nothing happens if it was planned already."""
+    enqueue_many([{"recipient_id": recipient_id, "template": template, "cause": cause, "data": data,
+                   "openid": openid, "page": page, "not_before": not_before, "expires_at": expires_at}])
+
+
+def enqueue_many(rows: list[dict]) -> int:
+    """Plan many messages (dicts of `enqueue`'s arguments) in the current transaction.
+
+    Messages of a template this deployment has not configured are not planned. Returns how
+    many rows were new.
+    """
+    now = clock.now()
+    values = []
+    for row in rows:
+        template_id = templates.template_id(row["template"])
+        if template_id is None:
+            log.warning("subscribe template %s is not configured; message %s not planned",
+                        row["template"], row["cause"])
+            continue
+        values.append({
+            "recipient_id": row["recipient_id"], "template": row["template"], "cause": row["cause"],
+            "template_id": template_id, "openid": row.get("openid"),
+            "page": row.get("page") or templates.TEMPLATES[row["template"]].page,
+            "data": row["data"], "state": S.pending, "not_before": row.get("not_before") or now,
+            "expires_at": row.get("expires_at"), "attempts": 0, "created_at": now,
+        })
+    if not values:
+        return 0
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(OutboxMessage)
+                 .on_conflict_do_nothing(index_elements=["recipient_id", "template", "cause"])
+                 .returning(OutboxMessage.id)
+                 # The ORM leaves None out of a row by default, and rows with different keys go in
+                 # different batches: without this a mix of expiring and open-ended messages
+                 # inserts almost row by row.
+                 .execution_options(render_nulls=True))
+    inserted = 0
+    for start in range(0, len(values), 2000):
+        inserted += len(db.session.execute(statement, values[start:start + 2000]).all())
+    if inserted and db.engine.dialect.name == "postgresql":
+        # Delivered at commit (and dropped on rollback): senders wake at once, not at their poll.
+        db.session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    return inserted
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+@dataclass
+class Claimed:
+    id: int
+    recipient_id: int
+    template: str
+    template_id: str
+    openid: str | None
+    page: str | None
+    data: dict
+    attempts: int
+    expires_at: datetime | None
+
+
+@dataclass
+class SendReport:
+    """What a sender did: rows claimed, and the outcome of each (the sender's threads share one)."""
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def took(self, count: int) -> None:
+        with self._lock:
+            self.claimed += count
+
+    def add(self, outcome: str) -> None:
+        with self._lock:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def claim(sender_id: str, limit: int, report: SendReport | None = None) -> list[Claimed]:
+    """Take up to `limit` due messages for this sender and commit the claim.
+
+    Rows with nothing to send (no openid, expired, no grant left) are finished here instead, and
+    counted in `report`; the rest are returned to be sent.
+    """
+    now = clock.now()
+    due = (select(OutboxMessage.id)
+           .where(OutboxMessage.state.in_(SENDABLE_STATES), OutboxMessage.not_before <= now)
+           .order_by(OutboxMessage.not_before, OutboxMessage.id).limit(limit)
+           .with_for_update(skip_locked=True))
+    rows = db.session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(due.scalar_subquery()))
+        .values(state=S.sending, claimed_by=sender_id, claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id, OutboxMessage.recipient_id, OutboxMessage.template,
+                   OutboxMessage.template_id, OutboxMessage.openid, OutboxMessage.page, OutboxMessage.data,
+                   OutboxMessage.attempts, OutboxMessage.expires_at)
+        .execution_options(synchronize_session=False)).all()
+    ready = []
+    for row in rows:
+        message = Claimed(*row)
+        if message.openid is None:
+            outcome, error = S.skipped, "收件人没有微信 openid"
+        elif message.expires_at is not None and message.expires_at <= now:
+            outcome, error = S.skipped, "已过时效，不再发送"
+        elif not subscriptions.consume_grant(message.recipient_id, message.template_id):
+            outcome, error = S.no_grant, "用户没有可用的订阅授权"
+        else:
+            ready.append(message)
+            continue
+        _finish(message.id, sender_id, outcome, error=error)
+        if report is not None:
+            report.add(outcome.value)
+    db.session.commit()
+    if report is not None:
+        report.took(len(rows))
+    return ready
+
+
+def send_one(gateway: WeChatGateway, sender_id: str, message: Claimed, *, max_attempts: int,
+             after_call=None) -> str:
+    """Send one claimed message and commit its outcome; returns the outcome's name."""
+    outcome, values = S.sent, {}
+    try:
+        answer = gateway.send_subscribe_message(
+            message.openid, message.template_id, message.data, page=message.page,
+            miniprogram_state=current_app.config["WECHAT_MINIPROGRAM_STATE"])
+        values = {"wechat_msgid": str(answer["msgid"]) if answer.get("msgid") is not None else None}
+    except SubscriptionRefused as exc:
+        outcome, values = S.no_grant, _error(exc)
+        subscriptions.revoke_grants(message.recipient_id, message.template_id)
+    except QuotaExceeded as exc:
+        outcome, values = S.deferred, {**_error(exc), "not_before": next_quota_day(clock.now())}
+        subscriptions.return_grant(message.recipient_id, message.template_id)
+    except WeChatUnavailable as exc:
+        if exc.request_sent:
+            outcome, values = S.unknown, _error(exc)
+        elif message.attempts >= max_attempts:
+            outcome, values = S.failed, _error(exc)
+            subscriptions.return_grant(message.recipient_id, message.template_id)
+        else:
+            outcome, values = S.pending, {**_error(exc), "not_before": clock.now() + backoff(message.attempts)}
+            subscriptions.return_grant(message.recipient_id, message.template_id)
+    except WeChatError as exc:  # the message itself is refused (47003, 40037 …): sending again won't help
+        outcome, values = S.failed, _error(exc)
+        subscriptions.return_grant(message.recipient_id, message.template_id)
+    if after_call is not None:
+        after_call()
+    _finish(message.id, sender_id, outcome, **values)
+    db.session.commit()
+    return outcome.value
+
+
+def _error(exc: WeChatError) -> dict:
+    return {"last_errcode": exc.errcode, "last_error": (exc.errmsg or type(exc).__name__)[:500]}
+
+
+def _finish(message_id: int, sender_id: str, state: OutboxState, *, error: str | None = None, **values) -> None:
+    """Record an outcome, if the row is still this sender's claim (a reaper may have called it
+    unknown meanwhile: then that stands)."""
+    final = state not in (S.pending, S.deferred)
+    if error is not None:
+        values["last_error"] = error
+    if state == S.sent:
+        values["sent_at"] = clock.now()
+    changed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == S.sending,
+               OutboxMessage.claimed_by == sender_id)
+        .values(state=state, finished_at=clock.now() if final else None, **values)
+        .execution_options(synchronize_session=False)).rowcount
+    if not changed:
+        log.warning("outbox message %s: outcome %s not recorded, the claim was no longer ours", message_id, state.value)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait before attempt `attempts + 1`: doubling, capped, with some jitter so
+    retries of many messages do not arrive together."""
+    delay = min(_BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), _BACKOFF_MAX)
+    return delay * random.uniform(0.8, 1.2)
+
+
+def next_quota_day(now: datetime) -> datetime:
+    """When a message refused for the day's quota may go: the next Beijing day, 08:00."""
+    tomorrow = now.astimezone(clock.BEIJING).date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, DEFERRED_UNTIL_HOUR, tzinfo=clock.BEIJING)
+
+
+def reap_stale_claims(now: datetime | None = None) -> int:
+    """Claims older than OUTBOX_STALE_CLAIM_SECONDS without an outcome belong to a sender that
+    died mid-send: WeChat may have delivered them, so they become `unknown`, never resent."""
+    now = now or clock.now()
+    cutoff = now - timedelta(seconds=current_app.config["OUTBOX_STALE_CLAIM_SECONDS"])
+    reaped = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state == S.sending, OutboxMessage.claimed_at < cutoff)
+        .values(state=S.unknown, finished_at=now, last_error="发送进程在调用微信前后中断，结果未知")
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if reaped:
+        log.warning("outbox: %s messages of a stopped sender are now unknown", reaped)
+    return reaped
+
+
+def reap_stale_claims_job(now: datetime) -> dict:
+    """The scheduler's `outbox-reap` job."""
+    return {"unknown": reap_stale_claims(now)}
+
+
+def counts_by_state() -> dict[str, int]:
+    """Messages in each state, every state listed (for metrics and the console)."""
+    counts = dict(db.session.execute(
+        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).tuples().all())
+    return {state.value: counts.get(state, 0) for state in OutboxState}
+
+
+# --- the sender process ----------------------------------------------------------------------------
+
+class Sender:
+    """`flask --app wsgi outbox send`: threads that claim and send until stopped.
+
+    Each thread has its own app context (so its own database session) and its own gateway (so
+    its own HTTP connection), and claims OUTBOX_CLAIM_BATCH rows at a time (one by default): a
+    claim commits before its call and each outcome right after it, so when the process is killed
+    only the rows claimed and not yet finished end `unknown` — with one, just the message in flight.
+    """
+
+    def __init__(self, app: Flask, threads: int | None = None, batch: int | None = None):
+        cfg = app.config
+        self.app = app
+        self.threads = threads or cfg["OUTBOX_SEND_THREADS"]
+        self.batch = batch or cfg["OUTBOX_CLAIM_BATCH"]
+        self.max_attempts = cfg["OUTBOX_MAX_ATTEMPTS"]
+        self.sender_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+        self._fault = _parse_fault(cfg.get("OUTBOX_FAULT_HOOK"))
+
+    def run(self, *, until_idle: bool = False) -> SendReport:
+        """Send until stopped; with `until_idle`, until nothing is due (for `--once` and tests)."""
+        report = SendReport()
+        idle = [False] * self.threads
+        workers = [threading.Thread(target=self._work, args=(n, report, idle, until_idle),
+                                    name=f"outbox-sender-{n}", daemon=True) for n in range(self.threads)]
+        listener = None
+        if not until_idle and self.app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+            listener = threading.Thread(target=self._listen, name="outbox-listener", daemon=True)
+            listener.start()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return report
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def _work(self, n: int, report: SendReport, idle: list[bool], until_idle: bool) -> None:
+        with self.app.app_context():
+            gateway = WeChatGateway.from_app(self.app)
+            try:
+                while not self.stopping.is_set():
+                    claimed = claim(self.sender_id, self.batch, report)
+                    idle[n] = not claimed
+                    if not claimed:
+                        if until_idle and all(idle):
+                            return
+                        self.wake.wait(0.05 if until_idle else 1.0)
+                        self.wake.clear()
+                        continue
+                    for message in claimed:
+                        report.add(send_one(gateway, self.sender_id, message, max_attempts=self.max_attempts,
+                                            after_call=self._after_call))
+            except Exception:
+                log.exception("outbox sender thread %s failed", n)
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+    def _after_call(self) -> None:
+        if self._fault is None:
+            return
+        with self._calls_lock:
+            self._calls += 1
+            calls = self._calls
+        after, marker = self._fault
+        if calls == after:
+            # The fault the outbox test plays: the call went out, its outcome is not committed.
+            with open(marker, "w") as handle:
+                handle.write(str(os.getpid()))
+            log.warning("fault hook: pausing after WeChat call %s, before its commit", calls)
+            while True:
+                time.sleep(3600)
+
+    def _listen(self) -> None:
+        """Wake the threads when new messages commit (PostgreSQL NOTIFY); polling covers the rest."""
+        import psycopg
+
+        url = self.app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self.stopping.is_set():
+                        # Returns after a second without news, so a stop is noticed.
+                        for _ in connection.notifies(timeout=1.0):
+                            self.wake.set()
+            except Exception:  # a lost connection: polling still works; try again shortly
+                log.info("outbox listener reconnecting", exc_info=True)
+                self.stopping.wait(5.0)
+
+
+def _parse_fault(setting: str | None) -> tuple[int, str] | None:
+    """"pause-after-call:N:MARKER_FILE" → (N, MARKER_FILE)."""
+    if not setting:
+        return None
+    kind, count, marker = setting.split(":", 2)
+    if kind != "pause-after-call":
+        raise ValueError(f"unknown OUTBOX_FAULT_HOOK {setting!r}")
+    return int(count), marker

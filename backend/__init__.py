@@ -30,17 +30,25 @@ def create_app(**overrides) -> Flask:
     app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
     app.json.sort_keys = False
     app.url_map.converters["int"] = RowIdConverter
+    if app.config.get("CLOCK_START"):
+        from datetime import datetime
+
+        from . import clock
+
+        clock.accelerate(datetime.fromisoformat(app.config["CLOCK_START"]), app.config["CLOCK_SPEED"],
+                         app.config["CLOCK_ORIGIN"])
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
 
     from miniprogram_api import register_api
 
-    from . import cli, errors, identity_cache, landing, media, openapi
+    from . import cli, errors, identity_cache, landing, media, metrics, openapi
     from .extensions import init_extensions
     from .services import inbox_cache, scan_cache, workdays
     from .sessions import LazyCookieSessionInterface
     from .wechat import init_wechat
+    from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
     init_extensions(app)
@@ -54,5 +62,7 @@ def create_app(**overrides) -> Flask:
     app.register_blueprint(openapi.docs)
     app.register_blueprint(landing.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(wechat_callback)
     cli.register_commands(app)
     return app

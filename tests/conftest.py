@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import date
 from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import text
 
 from backend import clock, create_app
+from backend.services import issue_numbers
 from backend.wechat.fake_server import FakeWeChat
 from config import FAKE_WECHAT_APP_ID, FAKE_WECHAT_APP_SECRET
 from models import db
@@ -91,13 +93,12 @@ def app(fake_wechat, database_url, tmp_path_factory):
 
 def _restart_issue_numbers() -> None:
     """Number each day's issues from 1 again: on PostgreSQL they come from per-day sequences
-    (backend/services/issue_numbers.py), which emptying the tables leaves as they were."""
+    (backend/services/issue_numbers.py), which emptying the tables leaves as they were. They are
+    dropped, and the process forgets them: a scheduler a test started may have dropped some
+    (housekeeping) behind this process's back."""
     if db.engine.dialect.name != "postgresql":
         return
-    names = db.session.scalars(text("SELECT sequencename FROM pg_sequences "
-                                    "WHERE schemaname = current_schema() AND sequencename LIKE 'issue_no_%'"))
-    for name in names.all():
-        db.session.execute(text(f"ALTER SEQUENCE {name} RESTART WITH 1"))
+    issue_numbers.drop_sequences_before(date.max)
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,9 @@ in the request's transaction.
 """
 from __future__ import annotations
 
+import re
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Text, bindparam, cast, func, text
 from sqlalchemy.dialects import sqlite
@@ -81,3 +82,42 @@ def _ensure_sequence(day: date) -> None:
                 pass
         _known_sequences.add(known)
 
+
+
+_SEQUENCE_NAME = re.compile(r"issue_no_([0-9]{8})")
+
+
+def day_of_sequence(name: str) -> date | None:
+    """The day whose numbers the sequence `name` draws, or None for any other name."""
+    match = _SEQUENCE_NAME.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        day = datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        return None
+    return day if sequence_name(day) == name else None
+
+
+def drop_sequences_before(day: date) -> list[str]:
+    """PostgreSQL: drop the number sequences of the days before `day` (nobody draws a number of
+    a past day), in the current transaction; returns their names. Only names that are exactly a
+    day's sequence are touched. Elsewhere there are none: returns []."""
+    if db.engine.dialect.name != "postgresql":
+        return []
+    names = db.session.scalars(text(
+        "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() "
+        "AND sequencename LIKE 'issue_no_%' ORDER BY sequencename")).all()
+    dropped = []
+    for name in names:
+        seq_day = day_of_sequence(name)
+        if seq_day is None or seq_day >= day:
+            continue
+        # `name` is issue_no_ and eight digits (checked above): safe to write into the statement.
+        db.session.execute(text(f"DROP SEQUENCE IF EXISTS {name}"))
+        dropped.append(name)
+    with _lock:
+        url = str(db.engine.url)
+        for name in dropped:
+            _known_sequences.discard((url, name))
+    return dropped

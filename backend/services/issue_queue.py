@@ -98,6 +98,13 @@ def latest_transfer_due():
             .order_by(Transfer.id.desc()).limit(1).correlate(Issue).scalar_subquery())
 
 
+def latest_transfer_id():
+    """The id of the issue's latest transfer (交办), a correlated scalar subquery: which
+    department deadline the clock of a transferred issue runs against."""
+    return (select(Transfer.id).where(Transfer.issue_id == Issue.id)
+            .order_by(Transfer.id.desc()).limit(1).correlate(Issue).scalar_subquery())
+
+
 def current_due_column():
     """The date the issue's clock runs against, or NULL when no clock runs (SQL of current_due)."""
     return case(
@@ -123,6 +130,12 @@ def _clock_clause(colour: Colour, bounds: ClockBounds):
         and_(Issue.status == IssueStatus.accepted, Issue.first_response_at.is_(None), in_band(Issue.reply_due_on)),
         and_(Issue.status == IssueStatus.transferred, in_band(latest_transfer_due())),
     )
+
+
+def clock_clause(colour: Colour, today: date):
+    """A WHERE clause on Issue: the clock shows `colour` on the Beijing date `today` (the
+    queue's filter, for jobs that act on yellow and red issues)."""
+    return _clock_clause(colour, clock_bounds(today))
 
 
 def _category_id(value: str) -> int:

@@ -1,0 +1,290 @@
+"""Roll-ups (统计汇总): per-station, per-Beijing-day figures (StationDayFigures), so dashboards sum
+a few rows per station instead of counting a province's issues on every view.
+
+A row of station S and day D holds:
+- about the issues received at S on D — the cohort /api/v1/manage/stats counts for a period
+  (services/stats.py) — in their state as of `computed_at`: received (every status, pending
+  review and rejected included); accepted (ever accepted); replied (ever answered); rejected,
+  pending_review, resolved (awaiting a rating), closed, open_issues (now); overdue (their clock
+  is red on the Beijing date of the computation); ratings by score (every resolution round);
+- what happened at S on D: check_ins, duty_assigned and duty_attended (published rosters,
+  `attendance.ATTENDED`), residents_received (接待登记).
+
+Why by the day of receipt and not by the day each move happened: the statistics of a period are
+those issues in their state now, and only rows that describe the same issues sum to the same
+figures (`figures` equals stats for a rolled-up period, which the console relies on). Flow
+counts by event day ("accepted on D") would not: an issue received in March and finished in
+April is March's in the statistics. The price is that a row changes when its issues move, so
+the nightly job also refreshes the issue columns of older days whose issues moved.
+
+The nightly job (`roll_up_job`): yesterday and the seven days before are recomputed whole
+(catch-up after downtime, a reception record logged a few days late, a roster published late);
+then the issue columns of older days are refreshed where an issue had a timeline event, or its
+clock turned red, within REFRESH_WINDOW. Each day, and each batch of refreshed rows, is one
+transaction; recomputing a day replaces its rows, so every part is idempotent.
+
+Every figure is a grouped SQL aggregate over all stations at once (GROUP BY station, day): a
+handful of queries whatever the number of stations. avg_first_response_hours cannot be summed
+from these columns (it needs a sum of hours and a count of answered issues), so `figures`
+leaves it out.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from models import (
+    OPEN_STATUSES,
+    CheckIn,
+    DutyAssignment,
+    DutyRoster,
+    Issue,
+    IssueEvent,
+    IssueStatus,
+    Rating,
+    RatingScore,
+    ReceptionRecord,
+    RosterStatus,
+    StationDayFigures,
+    db,
+)
+
+from .. import clock
+from .attendance import ATTENDED, rate
+from .issue_queue import current_due_column
+
+S = IssueStatus
+# Yesterday and the seven days before it are recomputed whole every night.
+FULL_DAYS = 8
+# Older days are refreshed when their issues moved within this window (a week of downtime).
+REFRESH_WINDOW = timedelta(days=8)
+# Days computed from one set of grouped queries (bounds the memory of a long backfill).
+_WINDOW_DAYS = 31
+_UPDATE_BATCH = 1000
+CLOCKED = (S.submitted, S.accepted, S.transferred)
+
+ISSUE_COLUMNS = ("received", "accepted", "rejected", "pending_review", "replied", "resolved", "closed",
+                 "open_issues", "overdue", "ratings", "satisfied", "basically_satisfied", "unsatisfied")
+DAY_COLUMNS = ("check_ins", "duty_assigned", "duty_attended", "residents_received")
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=clock.BEIJING)
+
+
+def beijing_day(column):
+    """SQL: the Beijing date of a UTC timestamp column (no bound parameters, so the same
+    expression can be selected and grouped by)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(literal_column("'Asia/Shanghai'"), column))
+    # SQLite keeps UTC as text; Beijing has had no daylight saving since 1991.
+    return func.date(column, literal_column("'+8 hours'"))
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+# --- computing ----------------------------------------------------------------------------------
+
+def _issue_figures(where, today: date) -> dict[tuple[int, date], dict[str, int]]:
+    """The issue columns of each (station, day of receipt) among the issues matching `where`."""
+    day = beijing_day(Issue.created_at)
+    found: dict[tuple[int, date], dict[str, int]] = {}
+    rows = db.session.execute(
+        select(Issue.station_id, day, func.count(Issue.id),
+               _count_if(Issue.accepted_at.is_not(None)),
+               _count_if(Issue.status == S.rejected),
+               _count_if(Issue.status == S.pending_review),
+               _count_if(Issue.first_response_at.is_not(None)),
+               _count_if(Issue.status == S.resolved),
+               _count_if(Issue.status == S.closed),
+               _count_if(Issue.status.in_(OPEN_STATUSES)),
+               _count_if(current_due_column() < today))
+        .where(*where).group_by(Issue.station_id, day))
+    for station_id, on, *counts in rows:
+        found[(station_id, _as_date(on))] = dict(zip(ISSUE_COLUMNS[:9], map(int, counts), strict=True))
+    ratings = db.session.execute(
+        select(Issue.station_id, day, func.count(Rating.id),
+               _count_if(Rating.score == RatingScore.satisfied),
+               _count_if(Rating.score == RatingScore.basically_satisfied),
+               _count_if(Rating.score == RatingScore.unsatisfied))
+        .join(Issue, Issue.id == Rating.issue_id).where(*where).group_by(Issue.station_id, day))
+    for station_id, on, *counts in ratings:
+        found[(station_id, _as_date(on))].update(zip(ISSUE_COLUMNS[9:], map(int, counts), strict=True))
+    for figures in found.values():
+        for name in ISSUE_COLUMNS[9:]:
+            figures.setdefault(name, 0)
+    return found
+
+
+def _day_figures(first: date, last: date, today: date) -> dict[tuple[int, date], dict[str, int]]:
+    """Check-ins, duty and residents received at each station on each day of [first, last]."""
+    found: dict[tuple[int, date], dict[str, int]] = defaultdict(dict)
+    last_counted = min(last, today)  # as attendance counts: nothing after today
+    for station_id, on, count in db.session.execute(
+            select(CheckIn.station_id, CheckIn.on_date, func.count(CheckIn.id))
+            .where(CheckIn.on_date.between(first, last_counted)).group_by(CheckIn.station_id, CheckIn.on_date)):
+        found[(station_id, on)]["check_ins"] = count
+    for station_id, on, assigned, attended in db.session.execute(
+            select(DutyAssignment.station_id, DutyAssignment.duty_date, func.count(DutyAssignment.id),
+                   _count_if(ATTENDED))
+            .join(DutyRoster, DutyRoster.id == DutyAssignment.roster_id)
+            .where(DutyRoster.status == RosterStatus.published,
+                   DutyAssignment.duty_date.between(first, last_counted))
+            .group_by(DutyAssignment.station_id, DutyAssignment.duty_date)):
+        found[(station_id, on)].update(duty_assigned=assigned, duty_attended=int(attended))
+    for station_id, on, residents in db.session.execute(
+            select(ReceptionRecord.station_id, ReceptionRecord.on_date, func.sum(ReceptionRecord.residents))
+            .where(ReceptionRecord.on_date.between(first, last))
+            .group_by(ReceptionRecord.station_id, ReceptionRecord.on_date)):
+        found[(station_id, on)]["residents_received"] = int(residents or 0)
+    return found
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def roll_up_day(day: date, *, today: date | None = None) -> int:
+    """Recompute one Beijing day for every station, replacing its rows (one transaction).
+    Returns how many rows the day has now."""
+    return roll_up_days([day], today=today)
+
+
+def roll_up_days(days, *, today: date | None = None) -> int:
+    """Recompute each of `days` whole, one transaction per day; returns the rows written.
+
+    `today` (default Beijing's today) is the date the overdue clocks are read on.
+    """
+    today = today or clock.beijing_today()
+    days = sorted(set(days))
+    written = 0
+    while days:
+        window = [d for d in days if d < days[0] + timedelta(days=_WINDOW_DAYS)]
+        days = days[len(window):]
+        first, last = window[0], window[-1]
+        issues = _issue_figures((Issue.created_at >= _midnight(first),
+                                 Issue.created_at < _midnight(last + timedelta(days=1))), today)
+        facts = _day_figures(first, last, today)
+        # Reads done: end them before writing (SQLite cannot upgrade a read begun before another
+        # writer committed).
+        db.session.rollback()
+        for day in window:
+            written += _replace_day(day, issues, facts)
+    return written
+
+
+def _replace_day(day: date, issues: dict, facts: dict) -> int:
+    now = clock.now()
+    stations = {s for s, d in issues if d == day} | {s for s, d in facts if d == day}
+    rows = []
+    for station_id in sorted(stations):
+        row = {name: 0 for name in ISSUE_COLUMNS + DAY_COLUMNS}
+        row.update(issues.get((station_id, day), {}))
+        row.update(facts.get((station_id, day), {}))
+        row.update(station_id=station_id, day=day, computed_at=now)
+        rows.append(row)
+    try:
+        db.session.execute(delete(StationDayFigures).where(StationDayFigures.day == day))
+        if rows:
+            db.session.execute(StationDayFigures.__table__.insert(), rows)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(rows)
+
+
+def refresh_moved(now: datetime, *, before: date, today: date | None = None) -> int:
+    """Refresh the issue columns of rolled-up days before `before` whose issues moved — had a
+    timeline event, or a clock turning red — within REFRESH_WINDOW before `now`.
+
+    Days never rolled up stay without rows (a partial row would look complete). Returns how
+    many (station, day) pairs were recomputed.
+    """
+    today = today or now.astimezone(clock.BEIJING).date()
+    since = now - REFRESH_WINDOW
+    since_day = since.astimezone(clock.BEIJING).date()
+    due = current_due_column()
+    moved = or_(
+        Issue.id.in_(select(IssueEvent.issue_id).where(IssueEvent.created_at >= since)),
+        and_(Issue.status.in_(CLOCKED), due >= since_day, due < today),
+    )
+    day = beijing_day(Issue.created_at)
+    pairs = select(Issue.station_id, day).where(moved, Issue.created_at < _midnight(before)).distinct()
+    figures = _issue_figures((tuple_(Issue.station_id, day).in_(pairs),), today)
+    db.session.rollback()
+    statement = (update(StationDayFigures.__table__)
+                 .where(StationDayFigures.station_id == bindparam("b_station"),
+                        StationDayFigures.day == bindparam("b_day"))
+                 .values({name: bindparam(name) for name in ISSUE_COLUMNS + ("computed_at",)}))
+    items = sorted(figures.items())
+    for start in range(0, len(items), _UPDATE_BATCH):
+        computed_at = clock.now()
+        params = [{"b_station": station_id, "b_day": on, "computed_at": computed_at, **counts}
+                  for (station_id, on), counts in items[start:start + _UPDATE_BATCH]]
+        try:
+            db.session.execute(statement, params)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    return len(items)
+
+
+def roll_up_job(now: datetime) -> dict:
+    """The nightly `rollup` job: yesterday and the seven days before, whole; older days' issue
+    columns where their issues moved."""
+    today = now.astimezone(clock.BEIJING).date()
+    days = [today - timedelta(days=n) for n in range(FULL_DAYS, 0, -1)]
+    rows = roll_up_days(days, today=today)
+    refreshed = refresh_moved(now, before=days[0], today=today)
+    return {"from": days[0].isoformat(), "to": days[-1].isoformat(), "rows": rows, "refreshed": refreshed}
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def figures(station_ids, start: date, end: date) -> dict:
+    """The headline figures of /api/v1/manage/stats for the stations `station_ids` (a select of
+    ids or a collection) over the Beijing dates [start, end], summed from the roll-ups.
+
+    Equal to the statistics when every day of the period has been rolled up and nothing has
+    moved since (the nightly job keeps it so as of the night); avg_first_response_hours is not
+    among them (see the module docstring).
+    """
+    names = ISSUE_COLUMNS + DAY_COLUMNS
+    if not isinstance(station_ids, Select):
+        station_ids = list(station_ids)
+    sums = db.session.execute(
+        select(*(func.coalesce(func.sum(getattr(StationDayFigures, name)), 0) for name in names))
+        .where(StationDayFigures.station_id.in_(station_ids), StationDayFigures.day.between(start, end))).one()
+    total = dict(zip(names, map(int, sums), strict=True))
+    done = total["resolved"] + total["closed"]
+    return {
+        "received": total["received"], "accepted": total["accepted"], "resolved": done,
+        "rejected": total["rejected"], "pending_review": total["pending_review"],
+        "resolution_rate": rate(done, total["received"] - total["rejected"] - total["pending_review"]),
+        "ratings": total["ratings"],
+        "satisfaction_rate": rate(total["satisfied"] + total["basically_satisfied"], total["ratings"]),
+        "overdue": total["overdue"], "open_issues": total["open_issues"], "check_ins": total["check_ins"],
+        "duty_days_assigned": total["duty_assigned"], "duty_days_attended": total["duty_attended"],
+        "attendance_rate": rate(total["duty_attended"], total["duty_assigned"]),
+        "residents_received": total["residents_received"],
+    }

@@ -222,8 +222,41 @@ class DatabaseTokenStore(TokenStore):
         return token
 
 
+class RememberedTokenStore(TokenStore):
+    """A shared store with the token it handed out remembered in this process for a little while.
+
+    Every WeChat call needs the token; asking Redis or the database each time costs a round trip
+    per call (an outbox sender makes hundreds a second). The shared store only hands out a token
+    valid for longer than the margin, so keeping it a tenth of the margin is safe; a token WeChat refuses meanwhile goes through `refresh`, which asks the shared store and
+    forgets the remembered one.
+    """
+
+    def __init__(self, shared: TokenStore):
+        super().__init__(shared.margin_seconds)
+        self.shared = shared
+        self.remember_seconds = shared.margin_seconds / 10  # 30 s with the default margin
+        self._remembered: dict[str, tuple[str, float]] = {}
+
+    def get(self, app_id):
+        token, until = self._remembered.get(app_id, (None, 0.0))
+        if token and time.monotonic() < until:
+            return token
+
+        token = self.shared.get(app_id)
+        if token:
+            self._remembered[app_id] = (token, time.monotonic() + self.remember_seconds)
+        return token
+
+    def refresh(self, app_id, fetch, stale_token=None):
+        # Not remembered: a token just fetched may be valid for less than the margin; the next
+        # `get` asks the shared store, which knows.
+        self._remembered.pop(app_id, None)
+        return self.shared.refresh(app_id, fetch, stale_token)
+
+
 def store_for_app(app) -> TokenStore:
-    """Redis when `REDIS_URL` is set, else the database (memory for an in-memory SQLite)."""
+    """Redis when `REDIS_URL` is set, else the database (memory for an in-memory SQLite), each
+    remembered in the process for a while."""
     margin = float(app.config.get("WECHAT_TOKEN_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS))
     # The holder of the lock spends at most one timed-out fetch in it; leave room for that.
     lock_seconds = 2 * float(app.config.get("WECHAT_TIMEOUT_SECONDS", 5)) + 5
@@ -231,13 +264,13 @@ def store_for_app(app) -> TokenStore:
         client = app.extensions.get("redis")
         if client is None:
             raise RuntimeError("REDIS_URL is set but init_extensions(app) has not run yet")
-        return RedisTokenStore(client, margin, lock_seconds)
+        return RememberedTokenStore(RedisTokenStore(client, margin, lock_seconds))
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite" and (
         url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
     ):
         return MemoryTokenStore(margin)
-    return DatabaseTokenStore(margin, lock_seconds)
+    return RememberedTokenStore(DatabaseTokenStore(margin, lock_seconds))
 
 
 def _select_row(app_id: str):

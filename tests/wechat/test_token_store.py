@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 from backend.wechat.errors import WeChatUnavailable
-from backend.wechat.token_store import DatabaseTokenStore, MemoryTokenStore, RedisTokenStore
+from backend.wechat.token_store import (
+    DatabaseTokenStore,
+    MemoryTokenStore,
+    RedisTokenStore,
+    RememberedTokenStore,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -25,8 +30,9 @@ ROOT = HERE.parents[1]
 class Fetcher:
     """A stand-in for the stable_token call, counting calls; WeChat itself is tested elsewhere."""
 
-    def __init__(self, expires_in=7200, pause=0.0):
+    def __init__(self, expires_in=7200, pause=0.0, start=0):
         self.calls: list[bool] = []
+        self.start = start
         self.expires_in = expires_in
         self.pause = pause
         self._lock = threading.Lock()
@@ -34,7 +40,7 @@ class Fetcher:
     def __call__(self, force_refresh: bool):
         with self._lock:
             self.calls.append(force_refresh)
-            number = len(self.calls)
+            number = self.start + len(self.calls)
         time.sleep(self.pause)
         return f"token-{number}", self.expires_in
 
@@ -50,7 +56,8 @@ def test_each_configuration_gets_its_store(store_app, tmp_path):
     from .conftest import build_app
 
     expected = RedisTokenStore if store_app.config["REDIS_URL"] else DatabaseTokenStore
-    assert type(store_app.extensions["wechat"].token_store) is expected
+    store = store_app.extensions["wechat"].token_store
+    assert type(store) is RememberedTokenStore and type(store.shared) is expected
     memory = build_app(SQLALCHEMY_DATABASE_URI="sqlite://", MIGRATIONS_DIR=str(tmp_path))
     assert type(memory.extensions["wechat"].token_store) is MemoryTokenStore
 
@@ -58,7 +65,7 @@ def test_each_configuration_gets_its_store(store_app, tmp_path):
 def test_refresh_reuses_a_fresh_token_and_forces_only_for_the_stale_one(store_app, fake):
     app_id = fake.app_id
     with store_app.app_context():
-        store = store_app.extensions["wechat"].token_store
+        store = store_app.extensions["wechat"].token_store.shared
         fetch = Fetcher()
         assert store.get(app_id) is None
         assert store.refresh(app_id, fetch) == "token-1"
@@ -74,7 +81,7 @@ def test_refresh_reuses_a_fresh_token_and_forces_only_for_the_stale_one(store_ap
 
 def test_a_token_inside_the_safety_margin_is_not_handed_out(store_app, fake):
     with store_app.app_context():
-        store = store_app.extensions["wechat"].token_store
+        store = store_app.extensions["wechat"].token_store.shared
         assert store.margin_seconds == 300
         assert store.refresh(fake.app_id, Fetcher(expires_in=200)) == "token-1"
         assert store.get(fake.app_id) is None  # expires in 200 s: refresh now, not at 0 s
@@ -85,7 +92,7 @@ def test_a_failed_fetch_leaves_no_lock_behind(store_app, fake):
         raise WeChatUnavailable(-1, "system error")
 
     with store_app.app_context():
-        store = store_app.extensions["wechat"].token_store
+        store = store_app.extensions["wechat"].token_store.shared
         with pytest.raises(WeChatUnavailable):
             store.refresh(fake.app_id, broken)
         started = time.monotonic()
@@ -94,7 +101,7 @@ def test_a_failed_fetch_leaves_no_lock_behind(store_app, fake):
 
 
 def test_threads_refreshing_together_fetch_once(store_app, fake):
-    store = store_app.extensions["wechat"].token_store
+    store = store_app.extensions["wechat"].token_store.shared
     fetch = Fetcher(pause=0.2)
     tokens = []
 
@@ -108,6 +115,22 @@ def test_threads_refreshing_together_fetch_once(store_app, fake):
     for thread in threads:
         thread.join(timeout=20)
     assert tokens == ["token-1"] * 6 and len(fetch.calls) == 1
+
+
+def test_the_process_remembers_a_shared_token_for_a_while_and_forgets_it_on_refresh(store_app, fake):
+    with store_app.app_context():
+        store = store_app.extensions["wechat"].token_store
+        shared = store.shared
+        assert store.refresh(fake.app_id, Fetcher()) == "token-1"
+        assert store.get(fake.app_id) == "token-1"
+        # Another process replaces the shared token: this one keeps using its own for a while ...
+        shared.refresh(fake.app_id, Fetcher(start=4), stale_token="token-1")
+        assert store.get(fake.app_id) == "token-1"
+        # ... until WeChat refuses it: the refresh finds the shared one and nothing is remembered.
+        unused = Fetcher(start=9)
+        assert store.refresh(fake.app_id, unused, stale_token="token-1") == "token-5" and unused.calls == []
+        assert store.get(fake.app_id) == "token-5"
+    assert store.remember_seconds == 30  # a tenth of the margin: the token stays valid that long
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -38,6 +38,7 @@ from .issue import (
     Transfer,
 )
 from .messaging import (
+    SENDABLE_SQL,
     SENDABLE_STATES,
     JobRun,
     OutboxMessage,
@@ -59,6 +60,7 @@ __all__ = [
     "DEPUTY_LEVEL_ORDER",
     "OPEN_STATUSES",
     "REGION_CODE_PREFIX",
+    "SENDABLE_SQL",
     "SENDABLE_STATES",
     "Base",
     "CalendarOverride",

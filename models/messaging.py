@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import db, utcnow
@@ -26,6 +35,9 @@ class OutboxState(str, enum.Enum):
 
 # A sender claims these when `not_before` has passed.
 SENDABLE_STATES = (OutboxState.pending, OutboxState.deferred)
+# The same as SQL with the values written in: the due index is partial on it, and PostgreSQL uses
+# a partial index only for a query whose condition it can match without knowing parameters.
+SENDABLE_SQL = "state IN (" + ", ".join(f"'{state.value}'" for state in SENDABLE_STATES) + ")"
 
 
 class SubscriptionGrant(db.Model):
@@ -79,8 +91,15 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_message"
     __table_args__ = (
         UniqueConstraint("recipient_id", "template", "cause"),
-        # Senders look for due rows among the sendable ones.
-        Index("ix_outbox_message_state_not_before", "state", "not_before"),
+        # A sender's claim takes the first due rows in (not_before, id) order: an index of the
+        # sendable rows alone hands them over in that order. One on (state, not_before) cannot
+        # (two states), and every claim sorted all that was waiting: 29 messages/s at 100,000.
+        Index("ix_outbox_message_due", "not_before", "id",
+              postgresql_where=text(SENDABLE_SQL), sqlite_where=text(SENDABLE_SQL)),
+        # The reaper looks at claims in flight (and counting by state reads only this index);
+        # WeChat's delivery reports name the msgid.
+        Index("ix_outbox_message_state_claimed_at", "state", "claimed_at"),
+        Index("ix_outbox_message_wechat_msgid", "wechat_msgid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from models import SENDABLE_STATES, JobRun, OutboxMessage, SchedulerLease, db
+from models import SENDABLE_SQL, JobRun, OutboxMessage, SchedulerLease, db
 
 from .. import clock
 from ..jobs.leader import LEASE_NAME
@@ -51,7 +51,7 @@ def snapshot(now: datetime | None = None, table: tuple[Job, ...] = JOBS) -> Snap
 def oldest_due_seconds(now: datetime) -> float:
     """Seconds since the longest-waiting sendable message became due (0 when none is due)."""
     due = db.session.scalar(select(func.min(OutboxMessage.not_before)).where(
-        OutboxMessage.state.in_(SENDABLE_STATES), OutboxMessage.not_before <= now))
+        text(SENDABLE_SQL), OutboxMessage.not_before <= now))
     return max((now - due).total_seconds(), 0.0) if due is not None else 0.0
 
 

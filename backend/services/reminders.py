@@ -72,25 +72,28 @@ def plan_day(day: date, slot: Slot) -> int:
     if not holding:
         return 0
     rows = []
-    cause = f"{day.isoformat()}:{slot.name}"
     # Deputies first: a deputy who also follows their station gets the deputy's reminder (the
     # outbox keeps the first of two with the same recipient, template and cause).
-    for station_id, user_id, openid in _deputies_on_duty(list(holding), day):
-        rows.append(_row(holding[station_id], day, cause, DEPUTY_TIP, user_id, openid))
-    for station_id, user_id, openid in _followers(list(holding)):
-        rows.append(_row(holding[station_id], day, cause, FOLLOWER_TIP, user_id, openid))
+    for tip, recipients in ((DEPUTY_TIP, _deputies_on_duty(list(holding), day)),
+                            (FOLLOWER_TIP, _followers(list(holding)))):
+        messages: dict[int, dict] = {}  # one message per station and tip, many recipients
+        for station_id, user_id, openid in recipients:
+            if station_id not in messages:
+                messages[station_id] = _message(holding[station_id], day, slot, tip)
+            rows.append({**messages[station_id], "recipient_id": user_id, "openid": openid})
     return outbox.enqueue_many(rows)
 
 
-def _row(station: Station, day: date, cause: str, tip: str, user_id: int, openid: str | None) -> dict:
+def _message(station: Station, day: date, slot: Slot, tip: str) -> dict:
+    """A station's reminder for `day`, without its recipient."""
     data = templates.message_data(TEMPLATE, {
         "thing1": templates.thing(station.name),
         "date2": templates.date_value(day),
         "thing3": templates.thing(station.address),
         "thing4": templates.thing(tip),
     })
-    return {"recipient_id": user_id, "template": TEMPLATE, "cause": f"reception:{station.id}:{cause}",
-            "data": data, "openid": openid, "page": f"pages/station/index?scene={station.scene}",
+    return {"template": TEMPLATE, "cause": f"reception:{station.id}:{day.isoformat()}:{slot.name}", "data": data,
+            "page": f"pages/station/index?scene={station.scene}",
             "expires_at": datetime.combine(day, station.closes_at, clock.BEIJING)}
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import OutboxMessage, SubscriptionEvent, SubscriptionGrant, User, db
@@ -84,11 +84,17 @@ def consume_grant(user_id: int, template_id: str) -> bool:
     One conditional UPDATE: of two senders at once on the last grant, the second waits for the
     first's transaction and then finds `available` at 0 (PostgreSQL re-checks the condition).
     """
-    taken = db.session.execute(
-        update(G).where(G.user_id == user_id, G.template_id == template_id, G.available > 0)
-        .values(available=G.available - 1, used_total=G.used_total + 1, updated_at=clock.now())
-        .execution_options(synchronize_session=False)).rowcount
+    taken = db.session.execute(_CONSUME, {"user": user_id, "template": template_id, "now": clock.now()}).rowcount
     return taken == 1
+
+
+# Built once: the outbox's senders run it for every message.
+_GRANTS = SubscriptionGrant.__table__
+_CONSUME = (update(_GRANTS)
+            .where(_GRANTS.c.user_id == bindparam("user"), _GRANTS.c.template_id == bindparam("template"),
+                   _GRANTS.c.available > 0)
+            .values(available=_GRANTS.c.available - 1, used_total=_GRANTS.c.used_total + 1,
+                    updated_at=bindparam("now")))
 
 
 def return_grant(user_id: int, template_id: str) -> None:

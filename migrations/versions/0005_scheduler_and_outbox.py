@@ -66,7 +66,11 @@ def upgrade():
     sa.UniqueConstraint('recipient_id', 'template', 'cause', name=op.f('uq_outbox_message_recipient_id'))
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_message_state_not_before', ['state', 'not_before'], unique=False)
+        batch_op.create_index('ix_outbox_message_due', ['not_before', 'id'], unique=False,
+                              postgresql_where=sa.text("state IN ('pending', 'deferred')"),
+                              sqlite_where=sa.text("state IN ('pending', 'deferred')"))
+        batch_op.create_index('ix_outbox_message_state_claimed_at', ['state', 'claimed_at'], unique=False)
+        batch_op.create_index('ix_outbox_message_wechat_msgid', ['wechat_msgid'], unique=False)
 
     op.create_table('subscription_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -137,7 +141,9 @@ def downgrade():
 
     op.drop_table('subscription_event')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_message_state_not_before')
+        batch_op.drop_index('ix_outbox_message_wechat_msgid')
+        batch_op.drop_index('ix_outbox_message_state_claimed_at')
+        batch_op.drop_index('ix_outbox_message_due')
 
     op.drop_table('outbox_message')
     op.drop_table('scheduler_lease')

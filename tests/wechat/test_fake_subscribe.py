@@ -340,8 +340,9 @@ def test_the_controls_over_http(fake):
     assert errcode(send(fake, body(touser="o-b"))) == 0  # the refusal is gone too
 
 
-def test_about_500_sends_a_second_from_16_threads(fake):
-    """The outbox benchmark needs the fake not to be the bottleneck."""
+def test_sends_from_16_threads_at_once_are_all_recorded(fake):
+    """The outbox benchmark sends from many threads: every message recorded once, ids unique.
+    (How fast the fake answers is bench/outbox.py's baseline, not a test's business.)"""
     token = stable(fake)["access_token"]
     per_thread, threads = 100, 16
     errors: list = []
@@ -354,16 +355,14 @@ def test_about_500_sends_a_second_from_16_threads(fake):
                 errors.append(answer)
 
     workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    started = time.perf_counter()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    rate = per_thread * threads / (time.perf_counter() - started)
     assert errors == []
-    assert len(fake.messages()) == per_thread * threads
+    assert sorted(m["touser"] for m in fake.messages()) == sorted(
+        f"o-{n}-{m}" for n in range(threads) for m in range(per_thread))
     assert len({m["msgid"] for m in fake.messages()}) == per_thread * threads
-    assert rate >= 500, f"{rate:.0f} sends/s"
 
 
 # -- pushes, read back with wechatpy ---------------------------------------------------------------

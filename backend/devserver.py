@@ -1,16 +1,23 @@
 """`python -m backend.devserver`: the whole service on one machine with nothing else installed.
 
 Brings the SQLite schema up to date with the migrations, seeds the demo county on first run
-(its sign-ins go to instance/demo.json), starts the built-in fake WeChat, and serves on
-http://127.0.0.1:5000. A county runs gunicorn instead (docs/deploy.md, a later issue).
+(its sign-ins go to instance/demo.json), starts the built-in fake WeChat, a scheduler and a
+sender of subscribe messages (child processes, as a deployment runs them; DEVSERVER_JOBS=0 leaves
+them out), and serves on http://127.0.0.1:5000. A county runs gunicorn instead (docs/deploy.md,
+a later issue).
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import signal
+import subprocess
+import sys
 
 from flask_migrate import upgrade
 
+from config import PROJECT_ROOT
 from models import Station, db
 
 from . import create_app
@@ -32,11 +39,35 @@ def main() -> None:
                 json.dump(summary, handle, ensure_ascii=False, indent=2)
             print(f"演示数据已生成，登录账号与联络站清单见 {out}")
         first = db.session.scalar(db.select(Station).order_by(Station.id).limit(1))
+    if os.environ.get("DEVSERVER_JOBS", "1") != "0":
+        _start_background(["scheduler", "run"], ["outbox", "send", "--threads", "2"])
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     print(f"API 文档: http://{host}:{port}/api/docs")
     if first is not None:
         print(f"扫码示例: http://{host}:{port}/api/v1/stations/scan/{first.scene}")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+def _start_background(*commands: list[str]) -> None:
+    """The scheduler and the sender, as `flask --app wsgi …` children stopped with the server.
+    They reach the fake WeChat this process serves."""
+    env = {**os.environ, "FAKE_WECHAT_AUTOSTART": "0"}
+    children = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *command], env=env, cwd=PROJECT_ROOT)
+                for command in commands]
+
+    def stop() -> None:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    atexit.register(stop)
+    # atexit runs on Ctrl-C and normal exit, not on a SIGTERM unless it becomes an exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("计划任务与订阅消息发送进程已启动（DEVSERVER_JOBS=0 可不启动）")
 
 
 if __name__ == "__main__":

@@ -398,7 +398,10 @@ class Sender:
                         db.session.rollback()
                         self.stopping.wait(1.0)
             finally:
-                db.session.commit()  # the last outcome
+                try:
+                    db.session.commit()  # the last outcome
+                except Exception:
+                    log.exception("outbox sender thread %s: the last outcome was not recorded", n)
                 db.session.remove()
 
     def _after_call(self) -> None:

@@ -105,8 +105,10 @@ def outbox_send(threads: int | None, once: bool) -> None:
                                                     "pool_size": threads, "max_overflow": 2})
     sender = Sender(app, threads=threads)
     # Everything loaded so far lives as long as the process: keep the collector from walking it
-    # again and again (it took a sixth of a sender's CPU).
+    # again and again (it took a sixth of a sender's CPU); and collect the young generation less
+    # often, each message leaving thousands of short-lived objects (8% less CPU measured).
     gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sender.stop())
     click.echo(f"outbox sender {sender.sender_id}: {sender.threads} threads")

@@ -64,5 +64,8 @@ def create_app(**overrides) -> Flask:
     app.register_blueprint(media.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(wechat_callback)
+    from .console import init_console
+
+    init_console(app)
     cli.register_commands(app)
     return app

@@ -183,18 +183,27 @@ def current_caller(required: bool = True, prefetch: Callable[[int], str] | None 
     if not isinstance(payload, dict) or not isinstance(payload.get("uid"), int):
         raise Unauthorized("登录凭证无效，请重新登录")
     uid, version = payload["uid"], payload.get("ver")
+    g.caller = identify(uid, version, prefetch)
+    return g.caller
+
+
+def identify(uid: int, version, prefetch: Callable[[int], str] | None = None) -> Caller:
+    """The caller user `uid` is now, if `version` is still their token version — for a bearer
+    token and for a console session alike, through the identity cache.
+
+    :raise 401 unauthorized: no such user, disabled, or the version revoked since.
+    """
     also = prefetch(uid) if prefetch is not None else None
     identity, found, extra = identity_cache.lookup(uid, also)
     if also is not None:
         g.prefetched = (also, extra)
     if identity is not None and identity.get("ver") == version:
-        g.caller = Caller(uid, [Role(r) for r in identity["roles"]], openid=identity.get("openid"),
-                          deputy_id=identity.get("deputy"), staff_id=identity.get("staff"),
-                          station_ids=identity.get("stations", ()),
-                          deputy_station_ids=identity.get("deputy_stations", ()))
-        return g.caller
+        return Caller(uid, [Role(r) for r in identity["roles"]], openid=identity.get("openid"),
+                      deputy_id=identity.get("deputy"), staff_id=identity.get("staff"),
+                      station_ids=identity.get("stations", ()),
+                      deputy_station_ids=identity.get("deputy_stations", ()))
     # An inactive user is never cached: there is nothing to answer them but the refusal.
-    caller = g.caller = _load_caller(uid, version)
+    caller = _load_caller(uid, version)
     identity_cache.store(found, uid, {
         "ver": version, "roles": [r.value for r in caller.roles], "openid": caller.openid,
         "deputy": caller.deputy_id, "staff": caller.staff_id, "stations": sorted(caller.station_ids),

@@ -72,6 +72,16 @@ def load_config(**overrides) -> dict:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_WINDOW_SECONDS": 15 * 60,
         "INVITE_TTL_DAYS": _env_int("INVITE_TTL_DAYS", 14),
+        # The staff console's session cookie: only under /console, never readable by scripts,
+        # not sent with cross-site requests, and Secure (HTTPS only) wherever real WeChat
+        # credentials are set — the development server speaks plain HTTP.
+        "SESSION_COOKIE_NAME": "llz_console",
+        "SESSION_COOKIE_PATH": "/console",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE", app_id is not None),
+        "PERMANENT_SESSION_LIFETIME": _env_int("CONSOLE_SESSION_HOURS", 12) * 3600,
+        "CONSOLE_IDLE_MINUTES": _env_int("CONSOLE_IDLE_MINUTES", 60),
         # WeChat. With no app id the app talks to the fake WeChat with its development values.
         "WECHAT_FAKE": app_id is None,
         "WECHAT_APP_ID": app_id or FAKE_WECHAT_APP_ID,

@@ -11,7 +11,6 @@ from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.errors import InvalidInput
 from backend.services import issue_access, issue_flow, issue_queue
-from backend.services.issue_flow import Actor
 from models import Deputy, Role, db
 
 from .issue_schemas import AssignIn, IssueOut, IssuePage, ReasonIn
@@ -27,8 +26,7 @@ VERB_ERRORS = ["issue_not_found", "invalid_transition"]
 
 def _verb(caller: Caller, no: str, action) -> IssueOut:
     issue = issue_access.access_issue(caller, no)
-    role = Role.region_admin if caller.has(Role.region_admin) else Role.station_manager
-    action(issue, Actor(caller.user, role))
+    action(issue, issue_flow.staff_actor(caller))
     return IssueOut(issue=issue_detail(issue, caller))
 
 

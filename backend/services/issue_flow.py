@@ -7,6 +7,7 @@ Every move appends an `IssueEvent`; nothing here updates or deletes an event.
 """
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 
@@ -68,7 +69,31 @@ class Actor:
 SCHEDULER = Actor(user=None, role="scheduler")
 
 
-def _move(issue: Issue, actor: Actor, kind: str, allowed_from: set[IssueStatus], to: IssueStatus | None,
+def staff_actor(caller) -> Actor:
+    """A staff member (a `Caller` with a staff account) acting in their staff capacity."""
+    return Actor(caller.user, Role.region_admin if caller.has(Role.region_admin) else Role.station_manager)
+
+
+# The states each verb may move an issue from (API.md's table). The verbs below check these in
+# the database; pages read them to offer only the moves the issue's state allows.
+ALLOWED_FROM: dict[str, frozenset[IssueStatus]] = {
+    "release": frozenset({S.pending_review}),
+    "reject": frozenset({S.submitted, S.pending_review}),
+    "accept": frozenset({S.submitted}),
+    "reply": frozenset({S.accepted, S.replied, S.reopened}),
+    "transfer": frozenset({S.accepted, S.replied, S.reopened}),
+    "department_result": frozenset({S.transferred}),
+    "resolve": frozenset({S.accepted, S.replied, S.transferred, S.reopened}),
+    "assign": frozenset(set(S) - {S.closed, S.rejected}),
+}
+
+
+def staff_verbs(issue: Issue) -> list[str]:
+    """The verbs staff may apply to `issue` in its present state, in ALLOWED_FROM's order."""
+    return [verb for verb, allowed in ALLOWED_FROM.items() if issue.status in allowed]
+
+
+def _move(issue: Issue, actor: Actor, kind: str, allowed_from: AbstractSet[IssueStatus], to: IssueStatus | None,
           note: str | None = None, **values) -> None:
     """Move `issue` from one of `allowed_from` to `to` (None: stay) and record the event.
 
@@ -122,7 +147,7 @@ def _require_handler(issue: Issue, actor: Actor) -> None:
 def release_issue(issue: Issue, actor: Actor) -> None:
     """Staff release an issue held for review (pending_review → submitted)."""
     _require_staff(actor)
-    _move(issue, actor, "released", {S.pending_review}, S.submitted)
+    _move(issue, actor, "released", ALLOWED_FROM["release"], S.submitted)
 
 
 def reject_issue(issue: Issue, actor: Actor, reason: str) -> None:
@@ -132,7 +157,7 @@ def reject_issue(issue: Issue, actor: Actor, reason: str) -> None:
         _require_staff(actor)
     elif not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
         raise Forbidden("只有本站代表或工作人员可以处理")
-    _move(issue, actor, "rejected", {S.submitted, S.pending_review}, S.rejected, note=reason,
+    _move(issue, actor, "rejected", ALLOWED_FROM["reject"], S.rejected, note=reason,
           reject_reason=reason, closed_at=clock.now())
 
 
@@ -146,7 +171,7 @@ def accept_issue(issue: Issue, actor: Actor) -> None:
         raise Forbidden("只有本站代表或工作人员可以受理")
     assignee = issue.addressed_deputy_id or (actor.deputy.id if actor.deputy and not actor.is_staff else None)
     reply_due = workdays.add_workdays(clock.beijing_today(), REPLY_WITHIN_WORKDAYS)
-    _move(issue, actor, "accepted", {S.submitted}, S.accepted, assigned_deputy_id=assignee,
+    _move(issue, actor, "accepted", ALLOWED_FROM["accept"], S.accepted, assigned_deputy_id=assignee,
           accepted_at=clock.now(), reply_due_on=reply_due.date,
           deadline_estimated=issue.deadline_estimated or reply_due.estimated)
 
@@ -156,7 +181,7 @@ def reply_to_issue(issue: Issue, actor: Actor, content: str, public: bool = Fals
     _require_handler(issue, actor)
     now = clock.now()
     values = {} if issue.first_response_at else {"first_response_at": now}
-    _move(issue, actor, "replied", {S.accepted, S.replied, S.reopened}, S.replied, **values)
+    _move(issue, actor, "replied", ALLOWED_FROM["reply"], S.replied, **values)
     return _add_reply(issue, actor, content, public, "reply")
 
 
@@ -165,7 +190,7 @@ def transfer_issue(issue: Issue, actor: Actor, department: str, due_on: date) ->
     _require_handler(issue, actor)
     if due_on < clock.beijing_today():
         raise ApiError("办理期限不能早于今天", details={"fields": {"deadline": "不能早于今天"}})
-    _move(issue, actor, "transferred", {S.accepted, S.replied, S.reopened}, S.transferred,
+    _move(issue, actor, "transferred", ALLOWED_FROM["transfer"], S.transferred,
           note=f"{department}（期限 {due_on.isoformat()}）")
     # Department names are unique only within a region: look among those the station can reach
     # (its own region's and those above it), never a same-named office of another county.
@@ -186,7 +211,7 @@ def record_department_result(issue: Issue, actor: Actor, content: str) -> Reply:
     _require_handler(issue, actor)
     now = clock.now()
     values = {} if issue.first_response_at else {"first_response_at": now}
-    _move(issue, actor, "department_result", {S.transferred}, S.replied, **values)
+    _move(issue, actor, "department_result", ALLOWED_FROM["department_result"], S.replied, **values)
     open_transfer = next((t for t in reversed(issue.transfers) if t.result_at is None), None)
     if open_transfer is not None:
         open_transfer.result_at = now
@@ -196,7 +221,7 @@ def record_department_result(issue: Issue, actor: Actor, content: str) -> Reply:
 def resolve_issue(issue: Issue, actor: Actor, summary: str) -> None:
     """办结, with a summary; the resident may now rate this resolution once."""
     _require_handler(issue, actor)
-    _move(issue, actor, "resolved", {S.accepted, S.replied, S.transferred, S.reopened}, S.resolved, note=summary,
+    _move(issue, actor, "resolved", ALLOWED_FROM["resolve"], S.resolved, note=summary,
           resolution_summary=summary, resolved_at=clock.now(), resolution_round=issue.resolution_round + 1)
 
 
@@ -235,8 +260,7 @@ def reassign_issue(issue: Issue, actor: Actor, deputy: Deputy) -> None:
     _require_staff(actor)
     if not _is_station_deputy(deputy, issue.station_id, clock.beijing_today()):
         raise ApiError("该代表不属于本联络站", details={"fields": {"deputy_id": "不是本站代表"}})
-    allowed = set(S) - {S.closed, S.rejected}
-    _move(issue, actor, "assigned", allowed, None, note=deputy.name, assigned_deputy_id=deputy.id)
+    _move(issue, actor, "assigned", ALLOWED_FROM["assign"], None, note=deputy.name, assigned_deputy_id=deputy.id)
 
 
 # Not yet taken up: the resident's choice of deputy is all that ties the issue to them.

@@ -1,0 +1,21 @@
+"""The staff console (`/console`): web pages for station managers and region admins.
+
+An HTTP layer over the same services as the API (STYLE.md: thin routes) — every rule lives in
+`backend/services`; these modules parse a form, call one service, commit, and render. Pages are
+server-rendered Jinja with a little JavaScript from our own files (no inline script: the
+Content-Security-Policy forbids it) and ECharts served by the app itself.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+
+def init_console(app: Flask) -> None:
+    from . import dashboard, issues, labels, security, signin  # noqa: F401  (they add their routes to bp)
+
+    security.init_security(app, bp)
+    labels.init_labels(app, bp)
+    app.register_blueprint(bp)

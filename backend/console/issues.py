@@ -1,0 +1,129 @@
+"""意见建议: the queue with its filters, one issue with its timeline and every move staff may make,
+and the filtered queue as the Excel ledger (台账). Filters are parsed by the API's own query
+schema and run by `issue_queue`, so the console and `/api/v1/manage/issues` cannot disagree."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from miniprogram_api.issue_schemas import (
+    AssignIn,
+    DepartmentResultIn,
+    ReasonIn,
+    ReplyIn,
+    ResolveIn,
+    TransferIn,
+)
+from miniprogram_api.issue_serialize import STATUS_LABEL, issue_detail, issue_summary
+from miniprogram_api.queue_schemas import QueueQuery
+from models import Deputy, IssueStatus, db
+
+from .. import clock
+from ..errors import ApiError, InvalidInput, NotFound
+from ..services import issue_access, issue_flow, issue_queue, reference_data, stations
+from ..services.inbox import SUMMARY_LOADS
+from ..validation import parse_query, validate
+from . import bp, forms
+
+PER_PAGE = 20
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Each move staff can make here: its button, the form it needs, and the verb it calls.
+VERBS = {
+    "release": ("审核通过", None, lambda issue, actor, body: issue_flow.release_issue(issue, actor)),
+    "reject": ("不予受理", ReasonIn, lambda issue, actor, body: issue_flow.reject_issue(issue, actor, body.reason)),
+    "accept": ("受理", None, lambda issue, actor, body: issue_flow.accept_issue(issue, actor)),
+    "reply": ("答复", ReplyIn,
+              lambda issue, actor, body: issue_flow.reply_to_issue(issue, actor, body.content, body.public)),
+    "transfer": ("交办", TransferIn,
+                 lambda issue, actor, body: issue_flow.transfer_issue(issue, actor, body.department, body.deadline)),
+    "department_result": ("登记办理结果", DepartmentResultIn,
+                          lambda issue, actor, body: issue_flow.record_department_result(issue, actor, body.content)),
+    "resolve": ("办结", ResolveIn, lambda issue, actor, body: issue_flow.resolve_issue(issue, actor, body.summary)),
+    "assign": ("分派", AssignIn, lambda issue, actor, body: issue_flow.reassign_issue(issue, actor, _deputy(body))),
+}
+COLOUR_LABEL = {"green": "绿（正常）", "yellow": "黄（将超期）", "red": "红（已超期）"}
+
+
+def _deputy(body: AssignIn) -> Deputy:
+    deputy = db.session.get(Deputy, body.deputy_id)
+    if deputy is None:
+        raise InvalidInput({"deputy_id": "代表不存在"})
+    return deputy
+
+
+def _query() -> QueueQuery:
+    if len(request.args.getlist("status")) > 1:
+        # The form's status picker is single; a hand-made URL with several would be narrowed.
+        raise InvalidInput({"status": "多个状态请用英文逗号分隔"})
+    return parse_query(request, QueueQuery)
+
+
+@bp.get("/issues")
+def queue():
+    query = _query()
+    select_issues = issue_queue.queue_select(g.staff, query.to_filter())
+    total = db.session.scalar(select(func.count()).select_from(select_issues.order_by(None).subquery()))
+    page = min(query.page, max(1, -(-total // PER_PAGE)))
+    issues = db.session.scalars(select_issues.options(*SUMMARY_LOADS).limit(PER_PAGE)
+                                .offset((page - 1) * PER_PAGE)).unique().all()
+    args = {key: value for key, value in request.args.items() if value and key != "page"}
+    return render_template(
+        "console/issues.html", issues=[issue_summary(i, g.staff) for i in issues], total=total, page=page,
+        pages=max(1, -(-total // PER_PAGE)), args=args, statuses=STATUS_LABEL, colours=COLOUR_LABEL,
+        categories=reference_data.list_categories(),
+        stations=forms.station_choices(g.staff), export_url=url_for("console.queue_xlsx", **args))
+
+
+@bp.get("/issues.xlsx")
+def queue_xlsx():
+    query = _query()
+    data = issue_queue.export_ledger(g.staff, query.to_filter(), status_label=STATUS_LABEL)
+    filename = issue_queue.ledger_filename(clock.beijing_today())
+    response = Response(data, mimetype=XLSX)
+    fallback = "issue-ledger-" + filename.rsplit("-", 1)[1]
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@bp.get("/issues/<no>")
+def issue_page(no: str):
+    issue = issue_access.access_issue(g.staff, no)
+    verbs = issue_flow.staff_verbs(issue)
+    today = clock.beijing_today()
+    return render_template(
+        "console/issue.html", issue=issue_detail(issue, g.staff), verbs=verbs, labels=VERBS,
+        deputies=stations.station_deputies(issue.station, today) if "assign" in verbs else [],
+        departments=[d for d, _ in reference_data.list_departments(g.staff)] if "transfer" in verbs else [],
+        today=today)
+
+
+@bp.post("/issues/<no>/<verb>")
+def act(no: str, verb: str):
+    if verb not in VERBS:
+        raise NotFound()
+    label, schema, apply = VERBS[verb]
+    issue = issue_access.access_issue(g.staff, no)
+    target = url_for("console.issue_page", no=no)
+    try:
+        body = validate(schema, _form_fields(schema)) if schema else None
+        apply(issue, issue_flow.staff_actor(g.staff), body)
+        db.session.commit()
+    except ApiError as error:
+        db.session.rollback()
+        if error.status == 404:
+            raise
+        flash(f"{label}未成功：{forms.error_text(error)}", "error")
+        return redirect(target)
+    flash(f"已{label}：{issue.no}（{STATUS_LABEL[IssueStatus(issue.status)]}）", "success")
+    return redirect(target)
+
+
+def _form_fields(schema) -> dict:
+    """The form's fields the schema knows; an unchecked checkbox sends nothing, which is false."""
+    data = {name: request.form.get(name) for name in schema.model_fields if request.form.get(name) not in (None, "")}
+    if "public" in schema.model_fields:
+        data["public"] = request.form.get("public") == "on"
+    return data

@@ -1,0 +1,41 @@
+"""The console's words for the codes it shows: timeline events, roles, ratings — and the
+`beijing` filter that shows a stored UTC moment as Beijing time."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+from models import Role
+
+from .. import clock
+
+EVENT_LABELS = {
+    "submitted": "提交", "held_for_review": "待审核", "released": "审核通过", "rejected": "不予受理",
+    "accepted": "受理", "replied": "答复", "transferred": "交办", "department_result": "登记办理结果",
+    "resolved": "办结", "rated": "评价", "assigned": "分派", "handed_to_manager": "转站长办理",
+    "auto_closed": "逾期未评价，自动结案",
+}
+ROLE_LABELS = {"resident": "居民", "deputy": "代表", "station_manager": "站长", "region_admin": "区域管理员",
+               "scheduler": "系统"}
+RATING_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+
+
+def beijing(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(clock.BEIJING).strftime(pattern)
+
+
+def init_labels(app: Flask, bp) -> None:
+    app.add_template_filter(beijing, "beijing")
+    bp.app_context_processor(lambda: {"event_labels": EVENT_LABELS, "role_labels": ROLE_LABELS,
+                                      "rating_labels": RATING_LABELS})
+    bp.context_processor(lambda: {"is_admin": _is_admin()})
+
+
+def _is_admin() -> bool:
+    from flask import g
+
+    staff = g.get("staff")
+    return staff is not None and staff.has(Role.region_admin)

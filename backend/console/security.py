@@ -1,0 +1,177 @@
+"""Who is signed in to the console, and the web's defences around every page.
+
+- The session is Flask's signed cookie, holding only the user id, their token version and a
+  CSRF token; roles come from the database through the identity cache on every request (as
+  for bearer tokens: `auth.identify`), so a disabled account or a password reset (which bumps
+  the token version) ends console sessions at once. The cookie is HttpOnly, SameSite=Lax,
+  Secure outside development, scoped to /console; sessions end after CONSOLE_IDLE_MINUTES
+  without a request.
+- Every POST carries the session's CSRF token (a hidden `csrf_token` field, or the
+  `X-CSRF-Token` header), compared in constant time; the sign-in form too, so a session cannot
+  be planted from another site.
+- Every answer carries a strict Content-Security-Policy (scripts and styles only from our own
+  files: no inline script, no inline style, nothing from a CDN), and is never cached: pages
+  show residents' words and deputies' names.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+
+from models import Role, db
+
+from ..auth import Caller, identify
+from ..errors import ApiError, NotFound, Unauthorized, error_response
+from .forms import error_text
+
+STAFF_ROLES = (Role.station_manager, Role.region_admin)
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+# Endpoints reachable without signing in.
+PUBLIC = {"console.login", "console.static"}
+
+
+def init_security(app: Flask, bp: Blueprint) -> None:
+    bp.before_request(_before)
+    # On the app, not the blueprint: a /console path no page matches gets them too.
+    bp.after_app_request(_headers)
+    bp.register_error_handler(ApiError, _api_error_page)
+    bp.register_error_handler(HTTPException, _http_error_page)
+    bp.app_context_processor(lambda: {"csrf_token": csrf_token, "staff": g.get("staff")})
+    # A path under /console that matches no page belongs to no blueprint: the app's JSON handler
+    # would answer it. People typing a console address get a page.
+    json_not_found = app.error_handler_spec[None][None].get(HTTPException)
+
+    @app.errorhandler(WerkzeugNotFound)
+    def _not_found(error):
+        if request.path.startswith(bp.url_prefix + "/"):
+            return _http_error_page(error)
+        return json_not_found(error) if json_not_found else error_response(NotFound())
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if token is None:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def sign_in(caller: Caller) -> None:
+    """Start a console session for `caller` (a fresh CSRF token: nothing of a session begun
+    before signing in survives it)."""
+    session.clear()
+    session.permanent = True
+    session.update(uid=caller.user_id, ver=caller.user.token_version, csrf=secrets.token_urlsafe(32),
+                   seen=int(time.time()))
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def _before():
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+        expected = session.get("csrf")
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            abort(400, description="页面已过期，请刷新页面后重试")
+    if request.endpoint in PUBLIC:
+        return None
+    g.staff = _signed_in()
+    if g.staff is None:
+        return redirect(url_for("console.login", next=_local_path(request.full_path)))
+    return None
+
+
+def _signed_in() -> Caller | None:
+    uid, version, seen = session.get("uid"), session.get("ver"), session.get("seen")
+    if not isinstance(uid, int) or not isinstance(seen, int):
+        return None
+    now = int(time.time())
+    if now - seen > current_app.config["CONSOLE_IDLE_MINUTES"] * 60:
+        sign_out()
+        return None
+    try:
+        caller = identify(uid, version)
+    except Unauthorized:
+        sign_out()
+        return None
+    if not caller.has(*STAFF_ROLES):
+        sign_out()
+        return None
+    if now - seen > 60:  # rewriting the cookie on every request would be wasted bytes
+        session["seen"] = now
+    return caller
+
+
+def _local_path(target: str | None) -> str | None:
+    """`target` if it is a console path on this site, else None (no open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/console") or target.startswith("//"):
+        return None
+    return target.rstrip("?")
+
+
+def safe_next(default: str) -> str:
+    return _local_path(request.values.get("next")) or default
+
+
+def _headers(response):
+    if not request.path.startswith("/console"):
+        return response
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _api_error_page(error: ApiError):
+    db.session.rollback()
+    return render_template("console/error.html", title=_TITLES.get(error.status, "出错了"),
+                           message=error_text(error)), error.status
+
+
+_TITLES = {400: "请求有误", 403: "没有权限", 404: "未找到", 405: "不支持的操作", 409: "状态已变化", 413: "文件过大"}
+
+
+def _http_error_page(error: HTTPException):
+    status = error.code or 500
+    if status >= 500:
+        return _api_error_page(ApiError("服务器开小差了，请稍后再试"))
+    message = error.description if status == 400 else {
+        403: "您没有权限查看此页面", 404: "您要找的页面不存在，或不在您管理的范围内",
+        405: "不支持的操作", 413: "上传的文件过大"}.get(status, "请求有误")
+    return render_template("console/error.html", title=_TITLES.get(status, "出错了"), message=message), status
+
+
+def admin_only(view):
+    """For views that only region admins may open (station managers get 403)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not g.staff.has(Role.region_admin):
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapper

@@ -1,0 +1,43 @@
+"""Signing in to the console and out: the staff password check of the API (`/manage/login`),
+lockout included, with a session cookie instead of a token."""
+from __future__ import annotations
+
+from flask import g, redirect, render_template, request, url_for
+
+from models import db
+
+from ..errors import AccountLocked, ApiError
+from ..services import signin
+from . import bp
+from .security import STAFF_ROLES, safe_next, sign_in, sign_out
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("console/login.html", next=safe_next(""))
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not username or not password:
+        return render_template("console/login.html", error="请输入用户名和密码", username=username,
+                               next=safe_next("")), 400
+    try:
+        caller = signin.staff_login(username, password, request.remote_addr)
+    except ApiError as error:
+        db.session.rollback()
+        status = 423 if isinstance(error, AccountLocked) else 401
+        return render_template("console/login.html", error=error.message, username=username,
+                               next=safe_next("")), status
+    if not caller.has(*STAFF_ROLES):
+        db.session.rollback()
+        return render_template("console/login.html", error="该账号没有工作台权限", username=username), 403
+    db.session.commit()
+    sign_in(caller)
+    return redirect(safe_next(url_for("console.dashboard")))
+
+
+@bp.post("/logout")
+def logout():
+    sign_out()
+    g.pop("staff", None)
+    return redirect(url_for("console.login"))

@@ -8,7 +8,7 @@
   function monthsOption(rows) {
     return {
       tooltip: { trigger: "axis" },
-      legend: { data: ["收集", "办结", "办结率"] },
+      legend: { top: 0, right: 0, data: ["收集", "办结", "办结率"] },
       grid: { left: 48, right: 48, bottom: 32, top: 40 },
       xAxis: { type: "category", data: rows.map(function (r) { return r.month; }) },
       yAxis: [{ type: "value", name: "条", minInterval: 1 },
@@ -47,7 +47,7 @@
     var shown = rows.slice().reverse();
     return {
       tooltip: { trigger: "axis" },
-      legend: { data: ["收集", "办结"] },
+      legend: { top: 0, right: 0, data: ["收集", "办结"] },
       grid: { left: 150, right: 24, bottom: 24, top: 32 },
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", data: shown.map(function (r) { return r.name; }),

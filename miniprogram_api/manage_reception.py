@@ -216,18 +216,9 @@ def change_day(caller: Caller, station_id: int, day: str, body: ReceptionDayIn):
     """
     station = reception_days.access_managed_station(caller, station_id)
     ref = reception_days.locate_day(station, _path_date(day))
-    user_id = caller.user_id
-    if body.deputy_ids is not None:
-        if ref.held_on is None:
-            raise InvalidInput({"deputy_ids": "该接待日已取消，请先恢复再排班"})
-        rosters.set_day_deputies(user_id, station, ref.held(), body.deputy_ids)
-        now_on = ref.held_on
-    elif body.move_to is not None:
-        now_on = reception_days.move_day(user_id, station, ref, body.move_to, body.reason)
-    elif body.cancel:
-        now_on = reception_days.cancel_day(user_id, station, ref, body.reason)
-    else:
-        now_on = reception_days.restore_day(user_id, station, ref)
+    now_on = reception_days.change_day(caller.user_id, station, ref, deputy_ids=body.deputy_ids,
+                                       move_to=body.move_to, cancel=bool(body.cancel),
+                                       restore=bool(body.restore), reason=body.reason)
     return ReceptionDayOut(reception_day=_one_day(station, now_on, ref.rule_date))
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import request
+from flask import flash, request
 from sqlalchemy import select
 
 from models import Region, Role, Station, db
 
 from ..auth import Caller
-from ..errors import InvalidInput
+from ..errors import ApiError, InvalidInput
 from ..permissions import station_scope_clause
 
 # A picker longer than this is no help: beyond it staff narrow by region first.
@@ -70,3 +70,19 @@ def error_text(error) -> str:
     fields = (getattr(error, "details", None) or {}).get("fields") or {}
     extra = "；".join(str(v) for v in fields.values() if v and str(v) not in error.message)
     return f"{error.message}（{extra}）" if extra else error.message
+
+
+def attempt(action, success: str, failure: str = ""):
+    """Run one change and commit it; flash how it went. Returns the change's result, or None
+    when it was refused (a 404 is left to the error page: the thing is not the caller's)."""
+    try:
+        result = action()
+        db.session.commit()
+    except ApiError as error:
+        db.session.rollback()
+        if error.status == 404:
+            raise
+        flash(failure + error_text(error), "error")
+        return None
+    flash(success, "success")
+    return result

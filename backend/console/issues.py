@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from miniprogram_api.issue_schemas import (
@@ -18,10 +18,10 @@ from miniprogram_api.issue_schemas import (
 )
 from miniprogram_api.issue_serialize import STATUS_LABEL, issue_detail, issue_summary
 from miniprogram_api.queue_schemas import QueueQuery
-from models import Deputy, IssueStatus, db
+from models import Deputy, db
 
 from .. import clock
-from ..errors import ApiError, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from ..services import issue_access, issue_flow, issue_queue, reference_data, stations
 from ..services.inbox import SUMMARY_LOADS
 from ..validation import parse_query, validate
@@ -106,19 +106,10 @@ def act(no: str, verb: str):
         raise NotFound()
     label, schema, apply = VERBS[verb]
     issue = issue_access.access_issue(g.staff, no)
-    target = url_for("console.issue_page", no=no)
-    try:
-        body = validate(schema, _form_fields(schema)) if schema else None
-        apply(issue, issue_flow.staff_actor(g.staff), body)
-        db.session.commit()
-    except ApiError as error:
-        db.session.rollback()
-        if error.status == 404:
-            raise
-        flash(f"{label}未成功：{forms.error_text(error)}", "error")
-        return redirect(target)
-    flash(f"已{label}：{issue.no}（{STATUS_LABEL[IssueStatus(issue.status)]}）", "success")
-    return redirect(target)
+    forms.attempt(lambda: apply(issue, issue_flow.staff_actor(g.staff),
+                                validate(schema, _form_fields(schema)) if schema else None),
+                  f"已{label}：{issue.no}", failure=f"{label}未成功：")
+    return redirect(url_for("console.issue_page", no=no))
 
 
 def _form_fields(schema) -> dict:

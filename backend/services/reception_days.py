@@ -295,3 +295,26 @@ def restore_day(user_id: int, station: Station, ref: DayRef) -> date:
         rosters.move_duty(station.id, ref.held_on, ref.rule_date)
     log.info("reception day %s of station %s restored by user %s", ref.rule_date, station.id, user_id)
     return ref.rule_date
+
+
+def change_day(user_id: int, station: Station, ref: DayRef, *, deputy_ids: list[int] | None = None,
+               move_to: date | None = None, cancel: bool = False, restore: bool = False,
+               reason: str | None = None) -> date:
+    """One change to a reception day, as staff ask it (the API's PUT and the console's forms):
+    set its deputies, move it, cancel it, or restore it. Returns the date it is listed under now.
+
+    :raise 400 invalid_input: deputies for a cancelled day, or what the chosen change refuses.
+    :raise 409 conflict: as move_day, cancel_day and restore_day.
+    """
+    if deputy_ids is not None:
+        if ref.held_on is None:
+            raise InvalidInput({"deputy_ids": "该接待日已取消，请先恢复再排班"})
+        rosters.set_day_deputies(user_id, station, ref.held(), deputy_ids)
+        return ref.held_on
+    if move_to is not None:
+        return move_day(user_id, station, ref, move_to, reason)
+    if cancel:
+        return cancel_day(user_id, station, ref, reason)
+    if restore:
+        return restore_day(user_id, station, ref)
+    raise InvalidInput({"action": "请选择设置值班代表、改期、取消或恢复中的一项"})

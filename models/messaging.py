@@ -100,6 +100,8 @@ class OutboxMessage(db.Model):
         # WeChat's delivery reports name the msgid.
         Index("ix_outbox_message_state_claimed_at", "state", "claimed_at"),
         Index("ix_outbox_message_wechat_msgid", "wechat_msgid"),
+        # The console lists a station's messages, newest first.
+        Index("ix_outbox_message_station_id_id", "station_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +109,10 @@ class OutboxMessage(db.Model):
     template: Mapped[str] = mapped_column(String(32))
     cause: Mapped[str] = mapped_column(String(96))
     template_id: Mapped[str] = mapped_column(String(128))
+    # The station the message is about (its reception day, its issue), so staff see the messages
+    # of their stations; None for a manager's digest, which spans stations. No foreign key:
+    # planning inserts a reception day's 100,000 reminders at once, and this only scopes lists.
+    station_id: Mapped[int | None]
     openid: Mapped[str | None] = mapped_column(String(64))
     page: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict] = mapped_column(JSON)

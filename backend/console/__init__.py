@@ -16,6 +16,5 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 def init_console(app: Flask) -> None:
     from . import dashboard, issues, labels, reception, security, signin  # noqa: F401  (they add routes to bp)
 
-    security.init_security(app, bp)
-    labels.init_labels(app, bp)
+    security.init_security(app)
     app.register_blueprint(bp)

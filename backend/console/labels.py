@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask
+from flask import g
 
 from models import Role
 
 from .. import clock
+from . import bp
 
 EVENT_LABELS = {
     "submitted": "提交", "held_for_review": "待审核", "released": "审核通过", "rejected": "不予受理",
@@ -27,15 +28,12 @@ def beijing(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(clock.BEIJING).strftime(pattern)
 
 
-def init_labels(app: Flask, bp) -> None:
-    app.add_template_filter(beijing, "beijing")
-    bp.app_context_processor(lambda: {"event_labels": EVENT_LABELS, "role_labels": ROLE_LABELS,
-                                      "rating_labels": RATING_LABELS})
-    bp.context_processor(lambda: {"is_admin": _is_admin()})
-
-
 def _is_admin() -> bool:
-    from flask import g
-
     staff = g.get("staff")
     return staff is not None and staff.has(Role.region_admin)
+
+
+bp.add_app_template_filter(beijing, "beijing")
+bp.app_context_processor(lambda: {"event_labels": EVENT_LABELS, "role_labels": ROLE_LABELS,
+                                  "rating_labels": RATING_LABELS, "is_admin": _is_admin()})
+

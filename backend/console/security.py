@@ -22,7 +22,6 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     Flask,
     abort,
     current_app,
@@ -40,6 +39,7 @@ from models import Role, db
 
 from ..auth import Caller, identify
 from ..errors import ApiError, NotFound, Unauthorized, error_response
+from . import bp
 from .forms import error_text
 
 STAFF_ROLES = (Role.station_manager, Role.region_admin)
@@ -49,13 +49,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 PUBLIC = {"console.login", "console.static"}
 
 
-def init_security(app: Flask, bp: Blueprint) -> None:
-    bp.before_request(_before)
-    # On the app, not the blueprint: a /console path no page matches gets them too.
-    bp.after_app_request(_headers)
-    bp.register_error_handler(ApiError, _api_error_page)
-    bp.register_error_handler(HTTPException, _http_error_page)
-    bp.app_context_processor(lambda: {"csrf_token": csrf_token, "staff": g.get("staff")})
+def init_security(app: Flask) -> None:
+    """The app-wide part (the blueprint's hooks are set below, once, when this module loads)."""
     # A path under /console that matches no page belongs to no blueprint: the app's JSON handler
     # would answer it. People typing a console address get a page.
     json_not_found = app.error_handler_spec[None][None].get(HTTPException)
@@ -175,3 +170,11 @@ def admin_only(view):
             abort(403)
         return view(*args, **kwargs)
     return wrapper
+
+
+bp.before_request(_before)
+# On the app, not the blueprint: a /console path no page matches gets them too.
+bp.after_app_request(_headers)
+bp.register_error_handler(ApiError, _api_error_page)
+bp.register_error_handler(HTTPException, _http_error_page)
+bp.app_context_processor(lambda: {"csrf_token": csrf_token, "staff": g.get("staff")})

@@ -188,6 +188,7 @@ def _reminder(issue: Clocked, recipient: Recipient, role: str, tip: str, page: s
     })
     return {"recipient_id": recipient.user_id, "template": TEMPLATE,
             "cause": f"issue:{issue.id}:{issue.deadline}:{issue.due.isoformat()}:{issue.colour}:{role}",
+            "station_id": issue.station_id,
             "data": data, "openid": recipient.openid, "page": page.format(no=issue.no),
             "not_before": not_before, "expires_at": expires_at}
 

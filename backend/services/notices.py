@@ -41,4 +41,4 @@ def issue_changed(issue: Issue, event: IssueEvent) -> None:
         "time4": templates.time_value(clock.now()),
     })
     outbox.enqueue(issue.submitter_id, TEMPLATE, f"issue:{issue.id}:{event.kind}:{event.id}", data,
-                   openid=openid, page=f"pages/issue/detail?no={issue.no}")
+                   openid=openid, station_id=issue.station_id, page=f"pages/issue/detail?no={issue.no}")

@@ -60,11 +60,12 @@ DEFERRED_UNTIL_HOUR = 8
 # --- planning --------------------------------------------------------------------------------------
 
 def enqueue(recipient_id: int, template: str, cause: str, data: dict, *, openid: str | None,
-            page: str | None = None, not_before: datetime | None = None,
+            station_id: int | None = None, page: str | None = None, not_before: datetime | None = None,
             expires_at: datetime | None = None) -> None:
     """Plan one message in the current transaction; nothing happens if it was planned already."""
     enqueue_many([{"recipient_id": recipient_id, "template": template, "cause": cause, "data": data,
-                   "openid": openid, "page": page, "not_before": not_before, "expires_at": expires_at}])
+                   "openid": openid, "station_id": station_id, "page": page, "not_before": not_before,
+                   "expires_at": expires_at}])
 
 
 def enqueue_many(rows: list[dict]) -> int:
@@ -83,7 +84,7 @@ def enqueue_many(rows: list[dict]) -> int:
             continue
         values.append({
             "recipient_id": row["recipient_id"], "template": row["template"], "cause": row["cause"],
-            "template_id": template_id, "openid": row.get("openid"),
+            "template_id": template_id, "openid": row.get("openid"), "station_id": row.get("station_id"),
             "page": row.get("page") or templates.TEMPLATES[row["template"]].page,
             "data": row["data"], "not_before": row.get("not_before") or now, "expires_at": row.get("expires_at"),
         })
@@ -108,8 +109,8 @@ def enqueue_many(rows: list[dict]) -> int:
 # … SELECT that skips those planned already. A multi-row VALUES took the driver longer to build and
 # parse than the server to insert: 19 s for 100,000 reminders, 14 of them in psycopg.
 _COPY_FROM = 500
-_COPY_COLUMNS = ("recipient_id", "template", "cause", "template_id", "openid", "page", "data", "not_before",
-                 "expires_at")
+_COPY_COLUMNS = ("recipient_id", "template", "cause", "template_id", "station_id", "openid", "page", "data",
+                 "not_before", "expires_at")
 
 
 def _copy_in(values: list[dict], now: datetime) -> int:
@@ -118,16 +119,17 @@ def _copy_in(values: list[dict], now: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS outbox_planning (recipient_id integer, template text, "
-            "cause text, template_id text, openid text, page text, data text, not_before timestamptz, "
-            "expires_at timestamptz) ON COMMIT DELETE ROWS")
+            "cause text, template_id text, station_id integer, openid text, page text, data text, "
+            "not_before timestamptz, expires_at timestamptz) ON COMMIT DELETE ROWS")
         with cursor.copy(f"COPY outbox_planning ({columns}) FROM STDIN") as copy:
             for row in values:
                 copy.write_row((row["recipient_id"], row["template"], row["cause"], row["template_id"],
-                                row["openid"], row["page"], json.dumps(row["data"], ensure_ascii=False),
-                                row["not_before"], row["expires_at"]))
+                                row["station_id"], row["openid"], row["page"],
+                                json.dumps(row["data"], ensure_ascii=False), row["not_before"], row["expires_at"]))
         cursor.execute(
             f"INSERT INTO outbox_message ({columns}, state, attempts, created_at) "
-            "SELECT recipient_id, template, cause, template_id, openid, page, CAST(data AS json), not_before, "
+            "SELECT recipient_id, template, cause, template_id, station_id, openid, page, CAST(data AS json), "
+            "not_before, "
             "expires_at, %s, 0, %s FROM outbox_planning "
             "ON CONFLICT (recipient_id, template, cause) DO NOTHING", (S.pending.value, now))
         inserted = cursor.rowcount

@@ -93,6 +93,7 @@ def _message(station: Station, day: date, slot: Slot, tip: str) -> dict:
         "thing4": templates.thing(tip),
     })
     return {"template": TEMPLATE, "cause": f"reception:{station.id}:{day.isoformat()}:{slot.name}", "data": data,
+            "station_id": station.id,
             "page": f"pages/station/index?scene={station.scene}",
             "expires_at": datetime.combine(day, station.closes_at, clock.BEIJING)}
 

@@ -14,7 +14,7 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 
 def init_console(app: Flask) -> None:
-    from . import dashboard, issues, labels, reception, security, signin  # noqa: F401  (they add routes to bp)
+    from . import dashboard, issues, labels, reception, security, signin, stations  # noqa: F401  (routes)
 
     security.init_security(app)
     app.register_blueprint(bp)

@@ -47,6 +47,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 # Endpoints reachable without signing in.
 PUBLIC = {"console.login", "console.static"}
+# Forms that upload a file larger than the app's MAX_CONTENT_LENGTH: endpoint → bytes.
+_UPLOAD_LIMITS: dict[str, int] = {}
+
+
+def upload_limit(endpoint: str, limit: int) -> None:
+    _UPLOAD_LIMITS[endpoint] = limit
 
 
 def init_security(app: Flask) -> None:
@@ -83,6 +89,9 @@ def sign_out() -> None:
 
 
 def _before():
+    if request.endpoint in _UPLOAD_LIMITS:
+        # Before anything reads the form (the CSRF check below does).
+        request.max_content_length = _UPLOAD_LIMITS[request.endpoint]
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
         expected = session.get("csrf")

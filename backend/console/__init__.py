@@ -14,7 +14,17 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 
 def init_console(app: Flask) -> None:
-    from . import dashboard, issues, labels, reception, security, signin, stations  # noqa: F401  (routes)
+    from . import (  # noqa: F401  (each adds its routes to bp)
+        dashboard,
+        issues,
+        labels,
+        reception,
+        reminders,
+        security,
+        signin,
+        staff,
+        stations,
+    )
 
     security.init_security(app)
     app.register_blueprint(bp)

@@ -9,7 +9,17 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text
 
-from models import SENDABLE_SQL, JobRun, OutboxMessage, SchedulerLease, db
+from models import (
+    SENDABLE_SQL,
+    Deputy,
+    JobRun,
+    OutboxMessage,
+    OutboxState,
+    SchedulerLease,
+    StaffAccount,
+    Station,
+    db,
+)
 
 from .. import clock
 from ..jobs.leader import LEASE_NAME
@@ -72,3 +82,29 @@ def job_health(table: tuple[Job, ...] = JOBS) -> list[JobHealth]:
         started, status = latest.get(name, (None, None))
         health.append(JobHealth(name, started, succeeded.get(name), status))
     return health
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    message: OutboxMessage
+    station_name: str | None
+    recipient: str  # a deputy's or staff member's name; residents stay "居民"
+
+
+def station_messages(station_ids, *, state: str | None = None, template: str | None = None,
+                     page: int = 1, per_page: int = 50) -> tuple[list[MessageRow], int]:
+    """The outbox messages about the stations `station_ids` (a select of ids), newest first,
+    with who they went to — for staff checking that reminders reached their deputies."""
+    where = [OutboxMessage.station_id.in_(station_ids)]
+    if state:
+        where.append(OutboxMessage.state == OutboxState(state))
+    if template:
+        where.append(OutboxMessage.template == template)
+    total = db.session.scalar(select(func.count(OutboxMessage.id)).where(*where))
+    rows = db.session.execute(
+        select(OutboxMessage, Station.name, Deputy.name, StaffAccount.display_name)
+        .outerjoin(Station, Station.id == OutboxMessage.station_id)
+        .outerjoin(Deputy, Deputy.user_id == OutboxMessage.recipient_id)
+        .outerjoin(StaffAccount, StaffAccount.user_id == OutboxMessage.recipient_id)
+        .where(*where).order_by(OutboxMessage.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    return [MessageRow(message, station, deputy or staff or "居民") for message, station, deputy, staff in rows], total

@@ -324,10 +324,13 @@ def reap_stale_claims_job(now: datetime) -> dict:
     return {"unknown": reap_stale_claims(now)}
 
 
-def counts_by_state() -> dict[str, int]:
-    """Messages in each state, every state listed (for metrics and the console)."""
-    counts = dict(db.session.execute(
-        select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).tuples().all())
+def counts_by_state(station_ids=None) -> dict[str, int]:
+    """Messages in each state, every state listed (for metrics and the console); with
+    `station_ids` (a select of ids), only the messages about those stations."""
+    query = select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+    if station_ids is not None:
+        query = query.where(OutboxMessage.station_id.in_(station_ids))
+    counts = dict(db.session.execute(query).tuples().all())
     return {state.value: counts.get(state, 0) for state in OutboxState}
 
 

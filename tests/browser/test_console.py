@@ -168,3 +168,67 @@ def test_export_the_ledger_and_read_it_back(console, live_server, scene, tmp_pat
     assert {r[0] for r in rows[1:]} == {scene.issues["resolved-sep"], scene.issues["replied-oct"],
                                          scene.issues["yellow-reply"]}
     assert {r[2] for r in rows[1:]} == {"古城社区代表之家"}
+
+
+def test_edit_a_roster(console, live_server, scene):
+    page = console
+    page.set_viewport_size({"width": 1366, "height": 1000})
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, live_server, "dipu-manager", "/console/reception?month=2026-12")
+    assert page.inner_text("[data-roster-status]") == "尚未排班"
+    page.fill('form[data-action="generate"] input[name=deputies_per_day]', "1")
+    page.click('form[data-action="generate"] button')
+    assert "排班草稿" in page.inner_text(".flash.success")
+    page.click('form[data-action="publish"] button')
+    assert page.inner_text("[data-roster-status]") == "已发布"
+    assert page.locator('td[data-date="2026-12-16"] ul.duty li').count() == 1
+    shot(page, "04-roster-published")
+
+    # One day: both deputies on duty, then moved two days later for a meeting.
+    page.click('td[data-date="2026-12-16"] a.reception-day')
+    for box in page.locator('form[data-verb="deputies"] input[name=deputy_id]').all():
+        box.check()
+    page.click('form[data-verb="deputies"] button')
+    assert "已更新值班代表" in page.inner_text(".flash.success")
+    page.fill('form[data-verb="move"] input[name=move_to]', "2026-12-18")
+    page.fill('form[data-verb="move"] input[name=reason]', "与县人代会会期冲突")
+    page.click('form[data-verb="move"] button')
+    assert page.url.endswith("/2026-12-18")
+    page.click("text=返回12月日历")
+    moved = page.locator('td[data-date="2026-12-18"]')
+    assert "由12月16日调整" in moved.inner_text()
+    assert sorted(moved.locator("ul.duty li").all_inner_texts()) == ["张建国", "王芳"]
+    shot(page, "05-roster-day-moved")
+
+
+def test_import_a_roster_with_a_bad_row(console, live_server, scene, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(("姓名", "性别", "手机号", "职业或工作单位", "代表层级", "所属人大", "届次", "任期开始", "联络站",
+                        "站长代表", "进站日期"))
+    book.active.append(("陈晓红", "女", "13905721234", "县人民医院护士长", "县", "安吉县人民代表大会", 18,
+                        "2021-10-01", "递铺街道人大代表联络站", "否", None))
+    book.active.append(("钱多多", "男", "1390572", "", "村", "安吉县人民代表大会", 18, "2021-10-01",
+                        "不存在的联络站", "", None))
+    bad = tmp_path / "名册-有误.xlsx"
+    book.save(bad)
+    page = console
+    sign_in(page, live_server, "dipu-manager", "/console/deputies/import")
+    page.set_input_files("input[name=file]", str(bad))
+    page.click("form.inline-form button[type=submit]")
+    assert page.get_attribute("[data-import]", "data-import") == "refused"
+    refused = page.locator("table.refused tbody tr")
+    assert refused.count() == 1 and refused.get_attribute("data-row") == "3"
+    assert "手机号" in refused.inner_text()
+    shot(page, "06-import-refused")
+
+    book.active.delete_rows(3)
+    good = tmp_path / "名册.xlsx"
+    book.save(good)
+    page.set_input_files("input[name=file]", str(good))
+    page.click("form.inline-form button[type=submit]")
+    assert page.get_attribute("[data-import]", "data-import") == "ok"
+    page.goto(f"{live_server}/console/stations/{scene.stations['a']}")
+    assert "陈晓红" in page.inner_text("table")
+    shot(page, "07-station-with-imported-deputy")

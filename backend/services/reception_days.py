@@ -32,7 +32,7 @@ from .. import clock
 from ..auth import Caller
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound, StationNotFound
 from ..permissions import station_scope_clause
-from . import reception, regions, rosters
+from . import reception, regions, reminders, rosters
 from .issue_queue import MAX_ID
 from .reception import MAX_MOVE_DAYS, HeldDay, RuleSource
 from .reference_data import clean_name
@@ -255,6 +255,8 @@ def move_day(user_id: int, station: Station, ref: DayRef, to: date, reason: str 
     _save_change(user_id, station, ref, DayChangeKind.moved, to, reason)
     if ref.held_on is not None and ref.held_on != to:
         rosters.move_duty(station.id, ref.held_on, to)
+        # Reminders of the new date are planned in their time; those of the old one must not go.
+        reminders.skip_planned(station.id, f"接待日已改到{to.isoformat()}", ref.held_on)
     log.info("reception day %s of station %s moved to %s by user %s: %s", ref.rule_date, station.id, to,
              user_id, reason)
     return to
@@ -271,6 +273,7 @@ def cancel_day(user_id: int, station: Station, ref: DayRef, reason: str | None) 
     _save_change(user_id, station, ref, DayChangeKind.cancelled, None, reason)
     if ref.held_on is not None:
         rosters.move_duty(station.id, ref.held_on, None)
+        reminders.skip_planned(station.id, "接待日已取消", ref.held_on)
     log.info("reception day %s of station %s cancelled by user %s: %s", ref.rule_date, station.id, user_id, reason)
     return ref.rule_date
 
@@ -293,6 +296,7 @@ def restore_day(user_id: int, station: Station, ref: DayRef) -> date:
         db.session.flush()
     if ref.held_on is not None and ref.held_on != ref.rule_date:
         rosters.move_duty(station.id, ref.held_on, ref.rule_date)
+        reminders.skip_planned(station.id, f"接待日已恢复到{ref.rule_date.isoformat()}", ref.held_on)
     log.info("reception day %s of station %s restored by user %s", ref.rule_date, station.id, user_id)
     return ref.rule_date
 
@@ -304,8 +308,9 @@ def change_day(user_id: int, station: Station, ref: DayRef, *, deputy_ids: list[
     set its deputies, move it, cancel it, or restore it. Returns the date it is listed under now.
 
     :raise 400 invalid_input: deputies for a cancelled day, or what the chosen change refuses.
-    :raise 409 conflict: as move_day, cancel_day and restore_day.
+    :raise 409 conflict: as move_day, cancel_day and restore_day; the station is closed.
     """
+    rosters.require_open(station)
     if deputy_ids is not None:
         if ref.held_on is None:
             raise InvalidInput({"deputy_ids": "该接待日已取消，请先恢复再排班"})

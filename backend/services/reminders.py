@@ -16,12 +16,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import (
+    SENDABLE_STATES,
     Deputy,
     DutyAssignment,
     DutyRoster,
+    OutboxMessage,
+    OutboxState,
     RosterStatus,
     Station,
     StationFollow,
@@ -141,3 +144,17 @@ def _followers(station_ids: list[int]) -> list[tuple[int, int, str | None]]:
             .where(StationFollow.station_id.in_(station_ids[start:start + 5000]), User.is_active.is_(True))
             .order_by(StationFollow.station_id, StationFollow.id)).tuples().all()
     return found
+
+
+def skip_planned(station_id: int, why: str, day: date | None = None) -> int:
+    """The station's reception reminders planned but not sent — of every day, or of the day held
+    on `day` — become `skipped` with `why`: the day was cancelled or moved, or the station closed.
+    (The evening-before reminder is planned hours ahead.) Returns how many."""
+    prefix = f"reception:{station_id}:" + (f"{day.isoformat()}:" if day is not None else "")
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.template == TEMPLATE, OutboxMessage.cause.startswith(prefix, autoescape=True),
+               OutboxMessage.state.in_(list(SENDABLE_STATES)))
+        .values(state=OutboxState.skipped, finished_at=clock.now(), last_error=why)
+        .execution_options(synchronize_session=False)
+    ).rowcount

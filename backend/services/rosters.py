@@ -238,6 +238,12 @@ def default_per_day(station_id: int) -> int:
     return last or current_app.config.get("DUTY_DEPUTIES_PER_DAY", 2)
 
 
+def require_open(station: Station) -> None:
+    """:raise 409 conflict: the station is closed (停用): nothing is held there any more."""
+    if not station.is_active:
+        raise Conflict(f"「{station.name}」已停用，不能排班或调整接待日")
+
+
 def _require_not_past_month(month: date) -> None:
     if month < reception.month_of(clock.beijing_today()):
         raise InvalidInput({"month": "不能为已过去的月份排班"})
@@ -254,6 +260,7 @@ def generate_roster(user_id: int, station: Station, month: date, deputies_per_da
     :raise 409 conflict: the month's roster is published (edit its days instead), or a
         concurrent generation of the same month.
     """
+    require_open(station)
     month = reception.month_of(month)
     _require_not_past_month(month)
     if deputies_per_day is not None and not 1 <= deputies_per_day <= PER_DAY_MAX:
@@ -298,6 +305,7 @@ def publish_roster(user_id: int, station: Station, month: date) -> DutyRoster:
 
     :raise 404 not_found: no roster of that month yet.
     """
+    require_open(station)
     roster = get_roster(station.id, reception.month_of(month), for_update=True)
     if roster is None:
         raise RosterNotFound()

@@ -27,17 +27,14 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 
 from models import (
     OPEN_STATUSES,
-    SENDABLE_STATES,
     DutyAssignment,
     Issue,
     IssueStatus,
-    OutboxMessage,
-    OutboxState,
     Region,
     Role,
     Station,
@@ -439,7 +436,7 @@ def close_station(actor: Caller, station: Station, reason: str) -> StationClosur
 
     station.is_active = False
     dropped = _drop_duty_from_today(station)
-    skipped = _skip_planned_reminders(station)
+    skipped = reminders.skip_planned(station.id, "联络站已停用，不再发送")
     db.session.flush()
     log.info("station %s 「%s」 closed by user %s: %s; %d duty days dropped, %d reminders skipped", station.id,
              station.name, actor.user_id, reason, dropped, skipped)
@@ -475,16 +472,3 @@ def _drop_duty_from_today(station: Station) -> int:
     for row in rows:
         db.session.delete(row)
     return len(rows)
-
-
-def _skip_planned_reminders(station: Station) -> int:
-    """Reception reminders of the station planned but not sent (the evening-before one is
-    planned hours ahead) become `skipped`, as a message no longer due."""
-    prefix = f"reception:{station.id}:"
-    return db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.template == reminders.TEMPLATE, OutboxMessage.cause.startswith(prefix, autoescape=True),
-               OutboxMessage.state.in_(list(SENDABLE_STATES)))
-        .values(state=OutboxState.skipped, finished_at=clock.now(), last_error="联络站已停用，不再发送")
-        .execution_options(synchronize_session=False)
-    ).rowcount

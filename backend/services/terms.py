@@ -145,8 +145,10 @@ def add_membership(caller: Caller, station: Station, deputy_id: int, started_on:
 
     :raise 400 invalid_input: unknown deputy or one out of the caller's reach.
     :raise 409 conflict: the deputy has retired, or is already grouped into this station on
-        some day from `started_on` on.
+        some day from `started_on` on; the station is closed.
     """
+    if not station.is_active:
+        raise Conflict(f"「{station.name}」已停用，不能编入代表")
     deputy = _groupable_deputy(caller, deputy_id)
     deputy = lock_deputy(deputy.id)
     if deputy.retired_at is not None:

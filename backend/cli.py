@@ -27,16 +27,21 @@ def register_commands(app: Flask) -> None:
 @click.command("seed-demo")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="写出演示数据清单（JSON）")
 @click.option("--seed", type=int, default=2026, show_default=True, help="随机种子，同一种子生成同样的县")
+@click.option("--with-activity", is_flag=True, help="同时生成近半年的意见建议、排班和签到（供工作台演示）")
 @with_appcontext
-def seed_demo(out: str | None, seed: int) -> None:
+def seed_demo(out: str | None, seed: int, with_activity: bool) -> None:
     """Create a demo county: townships, stations, deputies, staff accounts, invite codes."""
     from .services.demo import seed_demo as run
+    from .services.demo_activity import seed_activity
 
     try:
         summary = run(seed=seed)
     except RuntimeError as exc:  # already seeded, or its usernames are taken
         raise click.ClickException(str(exc)) from None
     db.session.commit()
+    if with_activity:
+        made = seed_activity(seed=seed)
+        click.echo(f"近半年活动已生成：{made['issues']} 条意见建议，{made['duty_days']} 个值班安排。")
     click.echo(f"演示县「{summary['county']}」已生成：{len(summary['stations'])} 个联络站，"
                f"{summary['deputy_count']} 位代表，{len(summary['staff'])} 个工作人员账号。")
     if out:

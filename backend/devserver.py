@@ -31,9 +31,11 @@ def main() -> None:
         upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
         if db.session.scalar(db.select(db.func.count(Station.id))) == 0:
             from .services.demo import seed_demo
+            from .services.demo_activity import seed_activity
 
             summary = seed_demo()
             db.session.commit()
+            seed_activity()  # six months of issues and duty, for the console to show
             out = os.path.join(app.instance_path, "demo.json")
             with open(out, "w", encoding="utf-8") as handle:
                 json.dump(summary, handle, ensure_ascii=False, indent=2)

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
 
 import pytest
 from werkzeug.security import check_password_hash
 
 from backend import clock, create_app
-from backend.services.demo import COUNTY_CENTER, COUNTY_CODE, COUNTY_SPREAD_DEG, DemoAlreadySeeded, seed_demo
+from backend.services.demo import (
+    COUNTY_CENTER,
+    COUNTY_CODE,
+    COUNTY_SPREAD_DEG,
+    DemoAlreadySeeded,
+    seed_demo,
+)
 from backend.services.regions import lineage
 from backend.services.stations import SCENE_PATTERN, current_seats, station_deputies
 from models import (
@@ -184,3 +191,38 @@ def test_same_seed_same_county_but_fresh_secrets(demo, tmp_path):
     assert {d["invite_code"] for d in again["deputies"]}.isdisjoint(d["invite_code"] for d in demo["deputies"])
     _app, other = seeded(tmp_path / "other.db", seed=7)
     assert {s["scene"] for s in other["stations"]}.isdisjoint(s["scene"] for s in demo["stations"])
+
+
+def test_six_months_of_activity_for_the_console(tmp_path):
+    """The demo's issues, duty and roll-ups: each issue's timeline ends in its status, and the
+    console's dashboard shows the figures of /api/v1/manage/stats."""
+    import re
+
+    from backend.services.demo_activity import seed_activity
+    from models import Issue, IssueEvent, StationDayFigures
+    from tests.factories import create_categories
+
+    app = build_app(tmp_path / "activity.db")
+    clock.freeze(datetime(2026, 11, 20, 15, tzinfo=clock.BEIJING))
+    with app.app_context():
+        create_categories()
+        summary = seed_demo()
+        db.session.commit()
+        made = seed_activity()
+        assert made["issues"] > 100 and made["duty_days"] > 500
+        for issue in db.session.scalars(db.select(Issue)):
+            last = db.session.scalar(db.select(IssueEvent).where(IssueEvent.issue_id == issue.id)
+                                     .order_by(IssueEvent.id.desc()).limit(1))
+            assert last.to_status == issue.status.value, issue.no
+        assert db.session.scalar(db.select(db.func.count(StationDayFigures.id))) > 0
+    admin = summary["staff"][0]
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True))
+    client.post("/console/login", data={"username": admin["username"], "password": admin["password"],
+                                        "csrf_token": token.group(1)})
+    page = client.get("/console/").get_data(as_text=True)
+    api = client.post("/api/v1/manage/login", json={"username": admin["username"], "password": admin["password"]})
+    stats = client.get("/api/v1/manage/stats?from=2026-01-01&to=2026-11-20",
+                       headers={"Authorization": f"Bearer {api.get_json()['token']}"}).get_json()["stats"]
+    for name in ("received", "accepted", "resolved", "overdue", "check_ins"):
+        assert int(re.search(rf'data-figure="{name}"[^>]*>(\d+)<', page).group(1)) == stats[name], name

@@ -299,3 +299,26 @@ def date_today():
     from backend import clock
 
     return clock.beijing_today()
+
+
+def test_the_queue_pages_keep_their_filters(app, client, scene):
+    from models import Station
+    from tests.factories import create_issue
+
+    with app.app_context():
+        station = db.session.get(Station, scene.stations["a"])
+        for _ in range(25):
+            create_issue(station, content="楼道灯不亮，晚上看不清台阶。")
+    signed_in(client, "dipu-manager")
+    first = client.get("/console/issues?q=楼道灯").get_data(as_text=True)
+    assert len(numbers_on_page(first)) == 20 and "第 1 / 2 页" in first
+    following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "q=" in following and "page=2" in following
+    second = client.get(following).get_data(as_text=True)
+    assert len(numbers_on_page(second)) == 5 and 'rel="prev"' in second and 'rel="next"' not in second
+    # A page beyond the last shows the last.
+    assert len(numbers_on_page(client.get("/console/issues?q=楼道灯&page=9").get_data(as_text=True))) == 5
+
+
+def numbers_on_page(html: str) -> list[str]:
+    return re.findall(r'<tr data-no="([^"]+)"', html)

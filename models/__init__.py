@@ -23,6 +23,7 @@ from .enums import (
     StationKind,
 )
 from .issue import (
+    CLOCKED_SQL,
     OPEN_STATUSES,
     Category,
     Department,
@@ -49,13 +50,14 @@ from .messaging import (
 )
 from .reception import ReceptionRule
 from .region import Region
-from .rollup import StationDayFigures
+from .rollup import StationDayFigures, StationMonthCategory, StationMonthFigures
 from .station import Station, StationFollow, StationMembership
 from .upload import MediaCheckStatus, Upload
 from .user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
 from .wechat import WeChatAccessToken
 
 __all__ = [
+    "CLOCKED_SQL",
     "DEPUTY_LEVEL_LABEL",
     "DEPUTY_LEVEL_ORDER",
     "OPEN_STATUSES",
@@ -108,6 +110,8 @@ __all__ = [
     "StationFollow",
     "StationKind",
     "StationMembership",
+    "StationMonthCategory",
+    "StationMonthFigures",
     "SubscriptionEvent",
     "SubscriptionGrant",
     "TopicGroup",

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from flask import Response, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from miniprogram_api.issue_schemas import (
     AssignIn,
@@ -18,16 +19,20 @@ from miniprogram_api.issue_schemas import (
 )
 from miniprogram_api.issue_serialize import STATUS_LABEL, issue_detail, issue_summary
 from miniprogram_api.queue_schemas import QueueQuery
-from models import Deputy, db
+from models import Deputy, Issue, db
 
 from .. import clock
 from ..errors import InvalidInput, NotFound
 from ..services import issue_access, issue_flow, issue_queue, reference_data, stations
-from ..services.inbox import SUMMARY_LOADS
 from ..validation import parse_query, validate
 from . import bp, forms
 
 PER_PAGE = 20
+COUNT_CAP = 10_000
+# Each relation by its own query: joined into the page query, they would be joined to every
+# issue of the queue before its LIMIT (the API's inbox, a few rows per branch, joins them).
+PAGE_LOADS = (selectinload(Issue.station), selectinload(Issue.addressed_deputy),
+              selectinload(Issue.assigned_deputy), selectinload(Issue.ratings), selectinload(Issue.transfers))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Each move staff can make here: its button, the form it needs, and the verb it calls.
@@ -65,14 +70,16 @@ def _query() -> QueueQuery:
 def queue():
     query = _query()
     select_issues = issue_queue.queue_select(g.staff, query.to_filter())
-    total = db.session.scalar(select(func.count()).select_from(select_issues.order_by(None).subquery()))
-    page = min(query.page, max(1, -(-total // PER_PAGE)))
-    issues = db.session.scalars(select_issues.options(*SUMMARY_LOADS).limit(PER_PAGE)
+    # Counted up to a cap: a province's queue has a million issues, and nobody pages past 500.
+    total = db.session.scalar(select(func.count()).select_from(
+        select_issues.order_by(None).limit(COUNT_CAP + 1).subquery()))
+    page = min(query.page, max(1, -(-min(total, COUNT_CAP) // PER_PAGE)))
+    issues = db.session.scalars(select_issues.options(*PAGE_LOADS).limit(PER_PAGE)
                                 .offset((page - 1) * PER_PAGE)).unique().all()
     args = {key: value for key, value in request.args.items() if value and key != "page"}
     return render_template(
         "console/issues.html", issues=[issue_summary(i, g.staff) for i in issues], total=total, page=page,
-        pages=max(1, -(-total // PER_PAGE)), args=args, statuses=STATUS_LABEL, colours=COLOUR_LABEL,
+        pages=max(1, -(-min(total, COUNT_CAP) // PER_PAGE)), capped=total > COUNT_CAP, args=args, statuses=STATUS_LABEL, colours=COLOUR_LABEL,
         categories=reference_data.list_categories(),
         stations=forms.station_choices(g.staff), export_url=url_for("console.queue_xlsx", **args))
 

@@ -2,35 +2,42 @@
 收集意见建议 N 条, 办结 M 条, 办结率, 满意度, 代表进站履职率 — for a period and a scope, with the
 trend by month, issues by category, stations and deputies ranked, and today's 三色督办 clocks.
 
-Everything about a period is read from the roll-ups (services/rollups.py), never by counting a
-province's issues on a page view, so the headline figures are those of /api/v1/manage/stats as
-of the roll-ups' last computation (`computed_at`, shown on the page). Only the clocks are live:
-they are about today's open issues, which the roll-ups do not describe.
+Everything about a period is read from the roll-ups (services/rollups.py: month rows for whole
+months, day rows for the rest), never by counting a province's issues on a page view, so the
+headline figures are those of /api/v1/manage/stats as of the roll-ups' last computation
+(`computed_at`, shown on the page). Live are the clocks (today's open issues, which the roll-ups
+do not describe), the categories of the days outside whole months, and the deputies' ranking —
+which is drawn only for a scope of at most DEPUTY_RANKING_MAX_STATIONS stations: a province's
+150,000 deputies with a handful of duty days each rank as ties, and counting them costs seconds.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, text
 
 from models import (
-    OPEN_STATUSES,
+    CLOCKED_SQL,
     Category,
     Deputy,
+    DutyAssignment,
+    DutyRoster,
     Issue,
+    RosterStatus,
     Station,
-    StationDayFigures,
+    StationMonthCategory,
     db,
 )
 
 from .. import clock
 from ..auth import Caller
 from . import issue_queue, rollups
-from .attendance import attendance_by_pair, rate, scoped_station_ids
+from .attendance import ATTENDED, rate, scoped_station_ids
 
 RANKED = 10
 COLOURS = ("green", "yellow", "red")
+DEPUTY_RANKING_MAX_STATIONS = 500
 
 
 @dataclass
@@ -69,26 +76,9 @@ class Dashboard:
     months: list[MonthFigures] = field(default_factory=list)
     categories: list[tuple[str, int]] = field(default_factory=list)
     stations: list[StationRank] = field(default_factory=list)
-    deputies: list[DeputyRank] = field(default_factory=list)
+    # None: the scope is too large to rank its deputies (see the module docstring).
+    deputies: list[DeputyRank] | None = field(default_factory=list)
     clocks: dict[str, int] = field(default_factory=dict)
-
-
-def _month(column):
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.to_char(column, "YYYY-MM")
-    return func.strftime("%Y-%m", column)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=clock.BEIJING)
-
-
-def _done():
-    return StationDayFigures.resolved + StationDayFigures.closed
-
-
-def _denominator():
-    return StationDayFigures.received - StationDayFigures.rejected - StationDayFigures.pending_review
 
 
 def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None = None,
@@ -100,65 +90,89 @@ def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None 
     :raise 404 station_not_found · not_found: a station or region outside the caller's reach.
     """
     ids = scoped_station_ids(caller, station_id=station_id, region_code=region_code)
-    in_period = (StationDayFigures.station_id.in_(ids), StationDayFigures.day.between(start, end))
-    board = Dashboard(start=start, end=end, figures=rollups.figures(ids, start, end),
-                      computed_at=db.session.scalar(select(func.max(StationDayFigures.computed_at)).where(*in_period)))
-
-    month = _month(StationDayFigures.day)
-    for label, received, done, base in db.session.execute(
-            select(month, func.sum(StationDayFigures.received), func.sum(_done()), func.sum(_denominator()))
-            .where(*in_period).group_by(month).order_by(month)):
-        board.months.append(MonthFigures(label, int(received), int(done), rate(int(done), int(base))))
-
+    names = rollups.ISSUE_COLUMNS + rollups.DAY_COLUMNS
+    rows = rollups.period_rows(ids, start, end, names + ("computed_at",), month_column=True)
+    # One pass over the rows: each month's sums; the period's are their total.
+    total = dict.fromkeys(names, 0)
+    months, computed_at = [], None
+    for month, latest, *sums in db.session.execute(
+            select(rows.c.month, func.max(rows.c.computed_at), *(func.sum(rows.c[n]) for n in names))
+            .group_by(rows.c.month).order_by(rows.c.month)):
+        figures = dict(zip(names, map(int, sums), strict=True))
+        for name in names:
+            total[name] += figures[name]
+        done = figures["resolved"] + figures["closed"]
+        label = month.isoformat()[:7] if isinstance(month, date) else str(month)[:7]
+        months.append(MonthFigures(label, figures["received"], done,
+                                   rate(done, figures["received"] - figures["rejected"] - figures["pending_review"])))
+        computed_at = max(computed_at, latest) if computed_at and latest else (computed_at or latest)
+    board = Dashboard(start=start, end=end, figures=rollups.figures_of(total), computed_at=computed_at,
+                      months=months)
+    board.stations = _stations(rows)
     board.categories = _categories(ids, start, end)
-    board.stations = _stations(in_period)
-    board.deputies = _deputies(ids, start, end)
+    station_count = db.session.scalar(select(func.count()).select_from(ids.subquery()))
+    board.deputies = _deputies(ids, start, end) if station_count <= DEPUTY_RANKING_MAX_STATIONS else None
     board.clocks = _clocks(ids)
     return board
 
 
-def _stations(in_period) -> list[StationRank]:
+def _stations(rows) -> list[StationRank]:
     """The stations that received most, with their resolution and attendance rates."""
-    received = func.sum(StationDayFigures.received)
-    rows = db.session.execute(
-        select(StationDayFigures.station_id, Station.name, received, func.sum(_done()), func.sum(_denominator()),
-               func.sum(StationDayFigures.duty_attended), func.sum(StationDayFigures.duty_assigned))
-        .join(Station, Station.id == StationDayFigures.station_id)
-        .where(*in_period).group_by(StationDayFigures.station_id, Station.name)
-        .order_by(received.desc(), StationDayFigures.station_id).limit(RANKED))
-    return [StationRank(station_id, name, int(got), int(done), rate(int(done), int(base)),
-                        rate(int(attended), int(assigned)))
-            for station_id, name, got, done, base, attended, assigned in rows]
+    received = func.sum(rows.c.received).label("received")
+    top = (select(rows.c.station_id, received, func.sum(rows.c.resolved + rows.c.closed).label("done"),
+                  func.sum(rows.c.received - rows.c.rejected - rows.c.pending_review).label("base"),
+                  func.sum(rows.c.duty_attended).label("attended"), func.sum(rows.c.duty_assigned).label("assigned"))
+           .group_by(rows.c.station_id).order_by(received.desc(), rows.c.station_id).limit(RANKED).subquery())
+    found = db.session.execute(select(top, Station.name).join(Station, Station.id == top.c.station_id)
+                               .order_by(top.c.received.desc(), top.c.station_id))
+    return [StationRank(r.station_id, r.name, int(r.received), int(r.done), rate(int(r.done), int(r.base)),
+                        rate(int(r.attended), int(r.assigned))) for r in found]
 
 
 def _categories(ids, start: date, end: date) -> list[tuple[str, int]]:
-    """Issues received in the period by category, most first."""
-    count = func.count(Issue.id)
-    rows = db.session.execute(
-        select(Category.name, count).join(Category, Category.id == Issue.category_id)
-        .where(Issue.station_id.in_(ids), Issue.created_at >= _midnight(start),
-               Issue.created_at < _midnight(end + timedelta(days=1)))
-        .group_by(Category.name, Category.sort_order).order_by(count.desc(), Category.sort_order))
-    return [(name, n) for name, n in rows]
+    """Issues received in the period by category, most first: whole months from their roll-up,
+    the days outside them counted."""
+    months, edges = rollups.split_period(start, end)
+    counts: dict[int, int] = {}
+    if months is not None:
+        m = StationMonthCategory
+        for category_id, n in db.session.execute(
+                select(m.category_id, func.sum(m.received)).where(m.station_id.in_(ids), m.month.between(*months))
+                .group_by(m.category_id)):
+            counts[category_id] = counts.get(category_id, 0) + int(n)
+    for first, last in edges:
+        for category_id, n in db.session.execute(
+                select(Issue.category_id, func.count(Issue.id))
+                .where(Issue.station_id.in_(ids), Issue.created_at >= rollups.midnight(first),
+                       Issue.created_at < rollups.midnight(last + timedelta(days=1)))
+                .group_by(Issue.category_id)):
+            counts[category_id] = counts.get(category_id, 0) + n
+    categories = db.session.execute(select(Category.id, Category.name).order_by(Category.sort_order, Category.id))
+    return sorted(((name, counts[i]) for i, name in categories if counts.get(i)), key=lambda c: -c[1])
 
 
 def _deputies(ids, start: date, end: date) -> list[DeputyRank]:
-    """Deputies with the most duty days attended in the period (进站履职), with their rates."""
-    per_deputy: dict[int, list[int]] = {}
-    for (_station, deputy_id), figures in attendance_by_pair(start, end, station_ids=ids).items():
-        got = per_deputy.setdefault(deputy_id, [0, 0])
-        got[0] += figures.assigned
-        got[1] += figures.attended
-    ranked = sorted(per_deputy.items(), key=lambda item: (-item[1][1], -item[1][0], item[0]))[:RANKED]
-    names = dict(db.session.execute(select(Deputy.id, Deputy.name).where(Deputy.id.in_([d for d, _ in ranked]))).all())
-    return [DeputyRank(deputy_id, names.get(deputy_id, ""), assigned, attended, rate(attended, assigned))
-            for deputy_id, (assigned, attended) in ranked]
+    """Deputies with the most duty days attended in the period (进站履职), with their rates —
+    attendance's definitions (services/attendance.py) in one grouped query."""
+    last = min(end, clock.beijing_today())
+    attended = func.coalesce(func.sum(case((ATTENDED, 1), else_=0)), 0).label("attended")
+    assigned = func.count(DutyAssignment.id).label("assigned")
+    top = (select(DutyAssignment.deputy_id, assigned, attended)
+           .join(DutyRoster, DutyRoster.id == DutyAssignment.roster_id)
+           .where(DutyRoster.status == RosterStatus.published, DutyAssignment.station_id.in_(ids),
+                  DutyAssignment.duty_date.between(start, last))
+           .group_by(DutyAssignment.deputy_id)
+           .order_by(attended.desc(), assigned.desc(), DutyAssignment.deputy_id).limit(RANKED).subquery())
+    rows = db.session.execute(select(top, Deputy.name).join(Deputy, Deputy.id == top.c.deputy_id)
+                              .order_by(top.c.attended.desc(), top.c.assigned.desc(), top.c.deputy_id))
+    return [DeputyRank(r.deputy_id, r.name, int(r.assigned), int(r.attended), rate(int(r.attended), int(r.assigned)))
+            for r in rows]
 
 
 def _clocks(ids) -> dict[str, int]:
-    """Open issues of the scope by the colour their clock shows today."""
+    """Open issues of the scope by the colour their clock shows today, in one pass."""
     today = clock.beijing_today()
-    return {colour: db.session.scalar(
-        select(func.count(Issue.id)).where(Issue.station_id.in_(ids), Issue.status.in_(OPEN_STATUSES),
-                                           issue_queue.clock_clause(colour, today)))
-        for colour in COLOURS}
+    counts = db.session.execute(select(*(
+        func.coalesce(func.sum(case((issue_queue.clock_clause(colour, today), 1), else_=0)), 0)
+        for colour in COLOURS)).where(Issue.station_id.in_(ids), text(CLOCKED_SQL))).one()
+    return dict(zip(COLOURS, map(int, counts), strict=True))

@@ -30,7 +30,7 @@ from .. import clock
 from ..auth import Caller
 from ..errors import InvalidInput
 from ..permissions import station_scope_clause
-from . import issue_access, workdays
+from . import workdays
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -156,13 +156,14 @@ def _beijing_midnight(day: date) -> datetime:
 def staff_scope(caller: Caller):
     """A WHERE clause on Issue: the issues of the stations this staff member manages.
 
-    Bounded by `visible_clause` too, so the queue never lists what `access_issue` would refuse;
-    the station scope keeps out what the caller sees only as a submitter or a deputy.
+    For a staff caller this is exactly what `issue_access.visible_clause` lets them see of
+    their stations (it ORs these stations with what they see as a submitter or a deputy), so
+    the queue never lists what `access_issue` would refuse. Written alone, not ANDed with that
+    OR: PostgreSQL then reads the newest issues of the region by index instead of every one.
 
     :raise 403 forbidden: the caller has no staff account.
     """
-    managed = select(Station.id).where(station_scope_clause(caller))
-    return and_(Issue.station_id.in_(managed), issue_access.visible_clause(caller))
+    return Issue.station_id.in_(select(Station.id).where(station_scope_clause(caller)))
 
 
 def queue_select(caller: Caller, filters: QueueFilter, *, today: date | None = None):

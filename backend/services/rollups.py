@@ -34,16 +34,22 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import (
+    Date,
+    DateTime,
     Select,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
+    insert,
+    literal,
     literal_column,
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 
@@ -60,6 +66,8 @@ from models import (
     ReceptionRecord,
     RosterStatus,
     StationDayFigures,
+    StationMonthCategory,
+    StationMonthFigures,
     db,
 )
 
@@ -82,7 +90,7 @@ ISSUE_COLUMNS = ("received", "accepted", "rejected", "pending_review", "replied"
 DAY_COLUMNS = ("check_ins", "duty_assigned", "duty_attended", "residents_received")
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=clock.BEIJING)
 
 
@@ -180,14 +188,15 @@ def roll_up_days(days, *, today: date | None = None) -> int:
         window = [d for d in days if d < days[0] + timedelta(days=_WINDOW_DAYS)]
         days = days[len(window):]
         first, last = window[0], window[-1]
-        issues = _issue_figures((Issue.created_at >= _midnight(first),
-                                 Issue.created_at < _midnight(last + timedelta(days=1))), today)
+        issues = _issue_figures((Issue.created_at >= midnight(first),
+                                 Issue.created_at < midnight(last + timedelta(days=1))), today)
         facts = _day_figures(first, last, today)
         # Reads done: end them before writing (SQLite cannot upgrade a read begun before another
         # writer committed).
         db.session.rollback()
         for day in window:
             written += _replace_day(day, issues, facts)
+        refresh_months({_month_of(day) for day in window})
     return written
 
 
@@ -228,7 +237,7 @@ def refresh_moved(now: datetime, *, before: date, today: date | None = None) -> 
         and_(Issue.status.in_(CLOCKED), due >= since_day, due < today),
     )
     day = beijing_day(Issue.created_at)
-    pairs = select(Issue.station_id, day).where(moved, Issue.created_at < _midnight(before)).distinct()
+    pairs = select(Issue.station_id, day).where(moved, Issue.created_at < midnight(before)).distinct()
     figures = _issue_figures((tuple_(Issue.station_id, day).in_(pairs),), today)
     db.session.rollback()
     statement = (update(StationDayFigures.__table__)
@@ -236,6 +245,7 @@ def refresh_moved(now: datetime, *, before: date, today: date | None = None) -> 
                         StationDayFigures.day == bindparam("b_day"))
                  .values({name: bindparam(name) for name in ISSUE_COLUMNS + ("computed_at",)}))
     items = sorted(figures.items())
+    months = {_month_of(on) for _, on in figures}
     for start in range(0, len(items), _UPDATE_BATCH):
         computed_at = clock.now()
         params = [{"b_station": station_id, "b_day": on, "computed_at": computed_at, **counts}
@@ -246,7 +256,47 @@ def refresh_moved(now: datetime, *, before: date, today: date | None = None) -> 
         except Exception:
             db.session.rollback()
             raise
+    refresh_months(months, categories=False)  # a category never changes: only the figures moved
     return len(items)
+
+
+def _month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(month: date) -> date:
+    return (month + timedelta(days=32)).replace(day=1)
+
+
+def refresh_months(months, *, categories: bool = True) -> None:
+    """Rewrite the month rows (StationMonthFigures, and StationMonthCategory unless told not to)
+    of each of `months` (first days) from the day rows and the issues: one transaction a month."""
+    names = ISSUE_COLUMNS + DAY_COLUMNS
+    day = StationDayFigures
+    for month in sorted(months):
+        following = _next_month(month)
+        now = clock.now()
+        try:
+            db.session.execute(delete(StationMonthFigures).where(StationMonthFigures.month == month))
+            db.session.execute(insert(StationMonthFigures).from_select(
+                ["station_id", "month", "computed_at", *names],
+                select(day.station_id, literal(month, Date), literal(now, DateTime(timezone=True)),
+                       *(func.sum(getattr(day, name)) for name in names))
+                .where(day.day >= month, day.day < following).group_by(day.station_id)))
+            if categories:
+                # The month's issues as far as its days are rolled up, like its figures.
+                last = db.session.scalar(select(func.max(day.day)).where(day.day >= month, day.day < following))
+                db.session.execute(delete(StationMonthCategory).where(StationMonthCategory.month == month))
+                db.session.execute(insert(StationMonthCategory).from_select(
+                    ["station_id", "month", "category_id", "received"],
+                    select(Issue.station_id, literal(month, Date), Issue.category_id, func.count(Issue.id))
+                    .where(Issue.created_at >= midnight(month),
+                           Issue.created_at < midnight(_as_date(last or month) + timedelta(days=1)), last is not None)
+                    .group_by(Issue.station_id, Issue.category_id)))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
 
 
 def roll_up_job(now: datetime) -> dict:
@@ -261,6 +311,47 @@ def roll_up_job(now: datetime) -> dict:
 
 # --- reading ------------------------------------------------------------------------------------
 
+def split_period(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """[start, end] as the whole calendar months inside it (first and last month's first days,
+    or None) and the days outside them (up to two ranges)."""
+    first = start if start.day == 1 else _next_month(start)
+    last = _month_of(end + timedelta(days=1))  # the first month not wholly inside
+    if first >= last:
+        return None, [(start, end)]
+    edges = [(start, first - timedelta(days=1))] if start < first else []
+    if last <= end:
+        edges.append((last, end))
+    return (first, last - timedelta(days=1)), edges
+
+
+def period_rows(station_ids, start: date, end: date, names, *, month_column: bool = False):
+    """A subquery of roll-up rows that together cover [start, end] once: month rows for whole
+    months, day rows for the rest; columns `station_id`, `names` (and `month`, a month's first
+    day, when asked)."""
+    if not isinstance(station_ids, Select):
+        station_ids = list(station_ids)
+    months, edges = split_period(start, end)
+    parts = []
+    if months is not None:
+        m = StationMonthFigures
+        parts.append(select(m.station_id, *([m.month.label("month")] if month_column else []),
+                            *(getattr(m, n).label(n) for n in names))
+                     .where(m.station_id.in_(station_ids), m.month.between(*months)))
+    d = StationDayFigures
+    for first, last in edges:
+        parts.append(select(d.station_id, *([month_start(d.day).label("month")] if month_column else []),
+                            *(getattr(d, n).label(n) for n in names))
+                     .where(d.station_id.in_(station_ids), d.day.between(first, last)))
+    return union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+def month_start(column):
+    """SQL: the first day of the date column's month, as a date on either engine."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("month", column), Date)
+    return func.date(column, literal_column("'start of month'"))
+
+
 def figures(station_ids, start: date, end: date) -> dict:
     """The headline figures of /api/v1/manage/stats for the stations `station_ids` (a select of
     ids or a collection) over the Beijing dates [start, end], summed from the roll-ups.
@@ -270,12 +361,13 @@ def figures(station_ids, start: date, end: date) -> dict:
     among them (see the module docstring).
     """
     names = ISSUE_COLUMNS + DAY_COLUMNS
-    if not isinstance(station_ids, Select):
-        station_ids = list(station_ids)
-    sums = db.session.execute(
-        select(*(func.coalesce(func.sum(getattr(StationDayFigures, name)), 0) for name in names))
-        .where(StationDayFigures.station_id.in_(station_ids), StationDayFigures.day.between(start, end))).one()
-    total = dict(zip(names, map(int, sums), strict=True))
+    rows = period_rows(station_ids, start, end, names)
+    sums = db.session.execute(select(*(func.coalesce(func.sum(rows.c[name]), 0) for name in names))).one()
+    return figures_of(dict(zip(names, map(int, sums), strict=True)))
+
+
+def figures_of(total: dict[str, int]) -> dict:
+    """The headline figures from summed roll-up columns (ISSUE_COLUMNS + DAY_COLUMNS)."""
     done = total["resolved"] + total["closed"]
     return {
         "received": total["received"], "accepted": total["accepted"], "resolved": done,

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from backend import clock
 from backend.services import rollups
 from backend.services.rollups import figures, roll_up_day, roll_up_days, roll_up_job
 from models import (
@@ -323,3 +324,41 @@ def test_a_fixed_number_of_queries_whatever_the_stations(app, client, world):
     assert queries() == few
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(StationDayFigures.id))) >= 30
+
+
+def test_month_rows_follow_their_days_and_categories_their_issues(app, client, world):
+    """Month rows (whole months of the dashboard) are the sums of their day rows after every
+    night, refreshed days included; the month's categories count its issues."""
+    from models import Issue, StationMonthCategory, StationMonthFigures
+
+    play(app, client, world, nights=[FIRST + timedelta(days=n) for n in range(1, 15)])
+    names = rollups.ISSUE_COLUMNS + rollups.DAY_COLUMNS
+    with app.app_context():
+        days: dict = {}
+        for row in db.session.scalars(db.select(StationDayFigures)):
+            sums = days.setdefault((row.station_id, row.day.replace(day=1)), dict.fromkeys(names, 0))
+            for name in names:
+                sums[name] += getattr(row, name)
+        months = {(r.station_id, r.month): {n: getattr(r, n) for n in names}
+                  for r in db.session.scalars(db.select(StationMonthFigures))}
+        assert months == days and months
+        counted = {}
+        for issue in db.session.scalars(db.select(Issue)):
+            key = (issue.station_id, issue.created_at.astimezone(clock.BEIJING).date().replace(day=1), issue.category_id)
+            counted[key] = counted.get(key, 0) + 1
+        categories = {(r.station_id, r.month, r.category_id): r.received
+                      for r in db.session.scalars(db.select(StationMonthCategory))}
+        assert categories == counted
+
+
+@pytest.mark.parametrize("start, end, whole, edges", [
+    (date(2026, 1, 1), date(2026, 11, 20), (date(2026, 1, 1), date(2026, 10, 1)), [(date(2026, 11, 1), date(2026, 11, 20))]),
+    (date(2026, 1, 15), date(2026, 3, 31), (date(2026, 2, 1), date(2026, 3, 1)), [(date(2026, 1, 15), date(2026, 1, 31))]),
+    (date(2026, 2, 1), date(2026, 2, 28), (date(2026, 2, 1), date(2026, 2, 1)), []),
+    (date(2026, 2, 2), date(2026, 2, 27), None, [(date(2026, 2, 2), date(2026, 2, 27))]),
+    (date(2025, 12, 31), date(2026, 1, 1), None, [(date(2025, 12, 31), date(2026, 1, 1))]),
+])
+def test_a_period_splits_into_whole_months_and_days(start, end, whole, edges):
+    got_whole, got_edges = rollups.split_period(start, end)
+    assert (got_whole[0], got_whole[1].replace(day=1)) == whole if whole else got_whole is None
+    assert got_edges == edges

@@ -132,7 +132,7 @@ def _stations(rows) -> list[StationRank]:
 def _categories(ids, start: date, end: date) -> list[tuple[str, int]]:
     """Issues received in the period by category, most first: whole months from their roll-up,
     the days outside them counted."""
-    months, edges = rollups.split_period(start, end)
+    months, edges = rollups.split_rolled(start, end)
     counts: dict[int, int] = {}
     if months is not None:
         m = StationMonthCategory
@@ -170,9 +170,12 @@ def _deputies(ids, start: date, end: date) -> list[DeputyRank]:
 
 
 def _clocks(ids) -> dict[str, int]:
-    """Open issues of the scope by the colour their clock shows today, in one pass."""
-    today = clock.beijing_today()
+    """Open issues of the scope by the colour their clock shows today: each issue's due date
+    worked out once (a transferred one's is its latest transfer's), then counted by band."""
+    bounds = issue_queue.clock_bounds(clock.beijing_today())
+    due = (select(issue_queue.current_due_column().label("due"))
+           .where(Issue.station_id.in_(ids), text(CLOCKED_SQL)).subquery().c.due)
     counts = db.session.execute(select(*(
-        func.coalesce(func.sum(case((issue_queue.clock_clause(colour, today), 1), else_=0)), 0)
-        for colour in COLOURS)).where(Issue.station_id.in_(ids), text(CLOCKED_SQL))).one()
+        func.coalesce(func.sum(case((issue_queue.in_band(colour, due, bounds), 1), else_=0)), 0)
+        for colour in COLOURS))).one()
     return dict(zip(COLOURS, map(int, counts), strict=True))

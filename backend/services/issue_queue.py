@@ -115,20 +115,23 @@ def current_due_column():
     )
 
 
-def _clock_clause(colour: Colour, bounds: ClockBounds):
-    def in_band(due):
-        if colour == "red":
-            return due < bounds.today
-        if colour == "yellow":
-            return due.between(bounds.today, bounds.last_yellow)
-        return due > bounds.last_yellow
+def in_band(colour: Colour, due, bounds: ClockBounds):
+    """SQL: the due date `due` shows `colour` within today's `bounds`."""
+    if colour == "red":
+        return due < bounds.today
+    if colour == "yellow":
+        return due.between(bounds.today, bounds.last_yellow)
+    return due > bounds.last_yellow
 
+
+def _clock_clause(colour: Colour, bounds: ClockBounds):
     # One branch per running clock rather than a comparison on the CASE: each branch can use
     # the status index, and an issue without a clock matches none.
     return or_(
-        and_(Issue.status == IssueStatus.submitted, in_band(Issue.accept_due_on)),
-        and_(Issue.status == IssueStatus.accepted, Issue.first_response_at.is_(None), in_band(Issue.reply_due_on)),
-        and_(Issue.status == IssueStatus.transferred, in_band(latest_transfer_due())),
+        and_(Issue.status == IssueStatus.submitted, in_band(colour, Issue.accept_due_on, bounds)),
+        and_(Issue.status == IssueStatus.accepted, Issue.first_response_at.is_(None),
+             in_band(colour, Issue.reply_due_on, bounds)),
+        and_(Issue.status == IssueStatus.transferred, in_band(colour, latest_transfer_due(), bounds)),
     )
 
 

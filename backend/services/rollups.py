@@ -324,13 +324,28 @@ def split_period(start: date, end: date) -> tuple[tuple[date, date] | None, list
     return (first, last - timedelta(days=1)), edges
 
 
+def split_rolled(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """`split_period`, reading a trailing run of days from a month's first day from that month's
+    row too when the run reaches the month's last rolled-up day: the row holds exactly those
+    days (a year to date reads this month as one row a station, not one a station and day)."""
+    months, edges = split_period(start, end)
+    if not edges or edges[-1][0].day != 1:
+        return months, edges
+    first, last = edges[-1]
+    rolled = db.session.scalar(select(func.max(StationDayFigures.day)).where(
+        StationDayFigures.day >= first, StationDayFigures.day < _next_month(first)))
+    if rolled is not None and last < _as_date(rolled):
+        return months, edges
+    return ((months[0] if months else first), _next_month(first) - timedelta(days=1)), edges[:-1]
+
+
 def period_rows(station_ids, start: date, end: date, names, *, month_column: bool = False):
     """A subquery of roll-up rows that together cover [start, end] once: month rows for whole
     months, day rows for the rest; columns `station_id`, `names` (and `month`, a month's first
     day, when asked)."""
     if not isinstance(station_ids, Select):
         station_ids = list(station_ids)
-    months, edges = split_period(start, end)
+    months, edges = split_rolled(start, end)
     parts = []
     if months is not None:
         m = StationMonthFigures

@@ -12,7 +12,9 @@ which is drawn only for a scope of at most DEPUTY_RANKING_MAX_STATIONS stations:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select, text
@@ -24,18 +26,24 @@ from models import (
     DutyAssignment,
     DutyRoster,
     Issue,
+    Role,
     RosterStatus,
     Station,
     StationMonthCategory,
     db,
 )
 
-from .. import clock
+from .. import clock, tagged_cache
 from ..auth import Caller
-from . import issue_queue, rollups
+from . import issue_queue, rollups, scan_cache
 from .attendance import ATTENDED, rate, scoped_station_ids
 
 RANKED = 10
+# What is not live is cached per scope and query until the roll-ups change or a station does
+# (a station moved between regions changes a scope) — and at most this long, for the deputies'
+# ranking, which counts check-ins as they happen.
+CACHE_SECONDS = 600
+CACHE_GENERATIONS = (rollups.GENERATION_KEY, scan_cache.GENERATION_KEY)
 COLOURS = ("green", "yellow", "red")
 DEPUTY_RANKING_MAX_STATIONS = 500
 
@@ -90,6 +98,48 @@ def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None 
     :raise 404 station_not_found · not_found: a station or region outside the caller's reach.
     """
     ids = scoped_station_ids(caller, station_id=station_id, region_code=region_code)
+    key = _cache_key(caller, start, end, station_id, region_code)
+    found = tagged_cache.lookup(CACHE_GENERATIONS, key)
+    if found.value is not None:
+        board = _thaw(found.value)
+    else:
+        board = _from_rollups(ids, start, end)
+        tagged_cache.store(found, key, _freeze(board), CACHE_SECONDS)
+    board.clocks = _clocks(ids)
+    return board
+
+
+def _cache_key(caller: Caller, start: date, end: date, station_id: int | None, region_code: str | None) -> str:
+    """The caller's scope (a region admin's region, a station manager's stations) and the query."""
+    staff = caller.staff
+    if caller.has(Role.region_admin) and staff.region is not None:
+        scope = "r" + staff.region.code
+    else:
+        scope = "s" + hashlib.sha1(",".join(map(str, sorted(caller.station_ids))).encode()).hexdigest()[:16]
+    return f"dashboard:{scope}:{start.isoformat()}:{end.isoformat()}:{station_id or ''}:{region_code or ''}"
+
+
+def _freeze(board: Dashboard) -> bytes:
+    data = asdict(board)
+    data["computed_at"] = board.computed_at.isoformat() if board.computed_at else None
+    for name in ("start", "end"):
+        data[name] = data[name].isoformat()
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def _thaw(value: bytes) -> Dashboard:
+    data = json.loads(value)
+    return Dashboard(
+        start=date.fromisoformat(data["start"]), end=date.fromisoformat(data["end"]), figures=data["figures"],
+        computed_at=datetime.fromisoformat(data["computed_at"]) if data["computed_at"] else None,
+        months=[MonthFigures(**m) for m in data["months"]],
+        categories=[tuple(c) for c in data["categories"]],
+        stations=[StationRank(**r) for r in data["stations"]],
+        deputies=[DeputyRank(**r) for r in data["deputies"]] if data["deputies"] is not None else None)
+
+
+def _from_rollups(ids, start: date, end: date) -> Dashboard:
+    """Everything of the dashboard but the clocks."""
     names = rollups.ISSUE_COLUMNS + rollups.DAY_COLUMNS
     rows = rollups.period_rows(ids, start, end, names + ("computed_at",), month_column=True)
     # One pass over the rows: each month's sums; the period's are their total.
@@ -112,7 +162,6 @@ def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None 
     board.categories = _categories(ids, start, end)
     station_count = db.session.scalar(select(func.count()).select_from(ids.subquery()))
     board.deputies = _deputies(ids, start, end) if station_count <= DEPUTY_RANKING_MAX_STATIONS else None
-    board.clocks = _clocks(ids)
     return board
 
 

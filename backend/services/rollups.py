@@ -71,11 +71,13 @@ from models import (
     db,
 )
 
-from .. import clock
+from .. import clock, tagged_cache
 from .attendance import ATTENDED, rate
 from .issue_queue import current_due_column
 
 S = IssueStatus
+# Bumped after every commit of roll-up rows: what was read from them (the dashboard) is stale.
+GENERATION_KEY = "rollup:gen"
 # Yesterday and the seven days before it are recomputed whole every night.
 FULL_DAYS = 8
 # Older days are refreshed when their issues moved within this window (a week of downtime).
@@ -218,6 +220,7 @@ def _replace_day(day: date, issues: dict, facts: dict) -> int:
     except Exception:
         db.session.rollback()
         raise
+    tagged_cache.bump([GENERATION_KEY])
     return len(rows)
 
 
@@ -257,6 +260,7 @@ def refresh_moved(now: datetime, *, before: date, today: date | None = None) -> 
             db.session.rollback()
             raise
     refresh_months(months, categories=False)  # a category never changes: only the figures moved
+    tagged_cache.bump([GENERATION_KEY])
     return len(items)
 
 
@@ -297,6 +301,7 @@ def refresh_months(months, *, categories: bool = True) -> None:
         except Exception:
             db.session.rollback()
             raise
+        tagged_cache.bump([GENERATION_KEY])
 
 
 def roll_up_job(now: datetime) -> dict:

@@ -214,6 +214,8 @@ CLOCK_LABEL = {"green": "绿", "yellow": "黄", "red": "红"}
 RATING_LABEL = {RatingScore.satisfied: "满意", RatingScore.basically_satisfied: "基本满意",
                 RatingScore.unsatisfied: "不满意"}
 _CLOCK_FILL = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE"}  # Excel's own good/neutral/bad
+_CLOCK_FILLS = {colour: PatternFill("solid", fgColor=rgb) for colour, rgb in _CLOCK_FILL.items()}
+_WRAP = Alignment(wrap_text=True, vertical="top")
 
 # Spreadsheet programs run a cell that starts with one of these as a formula (=HYPERLINK(...),
 # +cmd|…, -2+3, @SUM(...)); tab and carriage return are on OWASP's list too.
@@ -272,11 +274,11 @@ def export_ledger(caller: Caller, filters: QueueFilter, *, status_label: Mapping
 def _ledger_row(sheet, issue: Issue, due: date | None, today: date, status_label) -> list:
     colour = workdays.clock_colour(due, today) if due is not None else None
     rating = issue.ratings[-1] if issue.ratings else None
-    clock_cell = _text(sheet, CLOCK_LABEL.get(colour, ""))
+    clock_cell = WriteOnlyCell(sheet, value=CLOCK_LABEL.get(colour, ""))
     if colour is not None:
-        clock_cell.fill = PatternFill("solid", fgColor=_CLOCK_FILL[colour])
-    content = _text(sheet, issue.content)
-    content.alignment = Alignment(wrap_text=True, vertical="top")
+        clock_cell.fill = _CLOCK_FILLS[colour]
+    content = _text(sheet, issue.content, styled=True)
+    content.alignment = _WRAP
     return [
         _text(sheet, issue.no),
         _moment(sheet, issue.created_at),
@@ -296,10 +298,14 @@ def _ledger_row(sheet, issue: Issue, due: date | None, today: date, status_label
     ]
 
 
-def _text(sheet, value: str) -> WriteOnlyCell:
-    """A text cell that no spreadsheet program will evaluate, whatever a resident typed."""
+def _text(sheet, value: str, *, styled: bool = False) -> WriteOnlyCell | str | None:
+    """A text cell that no spreadsheet program will evaluate, whatever a resident typed: the
+    plain string where nothing in it could be read as a formula (a styled cell costs openpyxl
+    several times a string, and a county's ledger has thousands), else a cell marked text."""
     # openpyxl refuses control characters XML 1.0 cannot hold; a resident's text may carry them.
     value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if not styled and not value.startswith(_FORMULA_LEADS):
+        return value or None  # an empty cell is not written at all
     cell = WriteOnlyCell(sheet, value=value)
     if value.startswith(_FORMULA_LEADS):
         # Stored as a string (openpyxl would write "=…" as a formula) and marked quote-prefixed,

@@ -19,12 +19,23 @@ MAX_STATION_CHOICES = 500
 
 def date_arg(name: str, label: str, default: date | None = None) -> date | None:
     value = (request.values.get(name) or "").strip()
-    if not value:
-        return default
+    return parse_date(value, name, label) if value else default
+
+
+def parse_date(value: str, name: str = "date", label: str = "日期") -> date:
+    """:raise 400 invalid_input: not a YYYY-MM-DD date."""
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput({name: f"{label}应为 YYYY-MM-DD 格式的日期"}, message=f"{label}格式有误：{value}") from None
+
+
+def parse_month(value: str) -> date:
+    """The first day of a YYYY-MM month. :raise 400 invalid_input: not one."""
+    try:
+        return date.fromisoformat(value + "-01")
+    except ValueError:
+        raise InvalidInput({"month": "月份应为 YYYY-MM 格式"}, message=f"月份格式有误：{value}") from None
 
 
 def int_arg(name: str, label: str) -> int | None:

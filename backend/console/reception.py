@@ -39,12 +39,7 @@ class CalendarDay:
 
 def _month_arg() -> date:
     value = (request.args.get("month") or "").strip()
-    if not value:
-        return month_of(clock.beijing_today())
-    try:
-        return date.fromisoformat(value + "-01")
-    except ValueError:
-        raise InvalidInput({"month": "月份应为 YYYY-MM 格式"}, message=f"月份格式有误：{value}") from None
+    return forms.parse_month(value) if value else month_of(clock.beijing_today())
 
 
 def _station() -> Station | None:
@@ -89,42 +84,29 @@ def _back(station: Station, month: date):
     return redirect(url_for("console.reception_month", station=station.id, month=month.isoformat()[:7]))
 
 
-def _path_month(value: str) -> date:
-    try:
-        return date.fromisoformat(value + "-01")
-    except ValueError:
-        raise InvalidInput({"month": "月份应为 YYYY-MM 格式"}) from None
-
-
 @bp.post("/reception/<int:station_id>/<month>/generate")
 def generate_roster(station_id: int, month: str):
     station = reception_days.access_managed_station(g.staff, station_id)
-    first = _path_month(month)
+    first = forms.parse_month(month)
     per_day = forms.int_arg("deputies_per_day", "每天值班人数")
     forms.attempt(lambda: rosters.generate_roster(g.staff.user_id, station, first, per_day),
-            f"已生成 {month} 排班草稿，请检查后发布")
+                  f"已生成 {month} 排班草稿，请检查后发布")
     return _back(station, first)
 
 
 @bp.post("/reception/<int:station_id>/<month>/publish")
 def publish_roster(station_id: int, month: str):
     station = reception_days.access_managed_station(g.staff, station_id)
-    first = _path_month(month)
-    forms.attempt(lambda: rosters.publish_roster(g.staff.user_id, station, first), f"已发布 {month} 排班，代表和居民现在可以看到")
+    first = forms.parse_month(month)
+    forms.attempt(lambda: rosters.publish_roster(g.staff.user_id, station, first),
+                  f"已发布 {month} 排班，代表和居民现在可以看到")
     return _back(station, first)
-
-
-def _path_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput({"date": "日期应为 YYYY-MM-DD 格式"}) from None
 
 
 @bp.get("/reception/<int:station_id>/<day>")
 def reception_day(station_id: int, day: str):
     station = reception_days.access_managed_station(g.staff, station_id)
-    ref = reception_days.locate_day(station, _path_date(day))
+    ref = reception_days.locate_day(station, forms.parse_date(day))
     row = next((r for r in rosters.day_rows([station], ref.current, ref.current)
                 if r.rule_date == ref.rule_date), None)
     serving = [m.deputy for m in rosters.members_of(station.id) if m.serves_on(ref.current)]
@@ -138,7 +120,7 @@ def reception_day(station_id: int, day: str):
 @bp.post("/reception/<int:station_id>/<day>")
 def change_reception_day(station_id: int, day: str):
     station = reception_days.access_managed_station(g.staff, station_id)
-    ref = reception_days.locate_day(station, _path_date(day))
+    ref = reception_days.locate_day(station, forms.parse_date(day))
     action = request.form.get("action")
     reason = forms.text_arg("reason", 100)
     changes = {

@@ -10,7 +10,7 @@ from backend import clock
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.errors import InvalidInput
-from backend.services import issue_access, issue_flow, issue_queue
+from backend.services import issue_flow, issue_queue
 from models import Deputy, Role, db
 
 from .issue_schemas import AssignIn, IssueOut, IssuePage, ReasonIn
@@ -25,7 +25,7 @@ VERB_ERRORS = ["issue_not_found", "invalid_transition"]
 
 
 def _verb(caller: Caller, no: str, action) -> IssueOut:
-    issue = issue_access.access_issue(caller, no)
+    issue = issue_queue.access_managed_issue(caller, no)
     action(issue, issue_flow.staff_actor(caller))
     return IssueOut(issue=issue_detail(issue, caller))
 

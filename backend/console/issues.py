@@ -23,7 +23,7 @@ from models import Deputy, Issue, db
 
 from .. import clock
 from ..errors import InvalidInput, NotFound
-from ..services import issue_access, issue_flow, issue_queue, reference_data, stations
+from ..services import issue_flow, issue_queue, reference_data, stations
 from ..validation import parse_query, validate
 from . import bp, forms
 
@@ -79,8 +79,8 @@ def queue():
     args = {key: value for key, value in request.args.items() if value and key != "page"}
     return render_template(
         "console/issues.html", issues=[issue_summary(i, g.staff) for i in issues], total=total, page=page,
-        pages=max(1, -(-min(total, COUNT_CAP) // PER_PAGE)), capped=total > COUNT_CAP, args=args, statuses=STATUS_LABEL, colours=COLOUR_LABEL,
-        categories=reference_data.list_categories(),
+        pages=max(1, -(-min(total, COUNT_CAP) // PER_PAGE)), capped=total > COUNT_CAP, args=args,
+        statuses=STATUS_LABEL, colours=COLOUR_LABEL, categories=reference_data.list_categories(),
         stations=forms.station_choices(g.staff), export_url=url_for("console.queue_xlsx", **args))
 
 
@@ -97,7 +97,7 @@ def queue_xlsx():
 
 @bp.get("/issues/<no>")
 def issue_page(no: str):
-    issue = issue_access.access_issue(g.staff, no)
+    issue = issue_queue.access_managed_issue(g.staff, no)
     verbs = issue_flow.staff_verbs(issue)
     today = clock.beijing_today()
     return render_template(
@@ -112,7 +112,7 @@ def act(no: str, verb: str):
     if verb not in VERBS:
         raise NotFound()
     label, schema, apply = VERBS[verb]
-    issue = issue_access.access_issue(g.staff, no)
+    issue = issue_queue.access_managed_issue(g.staff, no)
     forms.attempt(lambda: apply(issue, issue_flow.staff_actor(g.staff),
                                 validate(schema, _form_fields(schema)) if schema else None),
                   f"已{label}：{issue.no}", failure=f"{label}未成功：")

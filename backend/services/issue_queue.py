@@ -30,7 +30,7 @@ from .. import clock
 from ..auth import Caller
 from ..errors import InvalidInput
 from ..permissions import station_scope_clause
-from . import workdays
+from . import issue_access, workdays
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -167,6 +167,19 @@ def staff_scope(caller: Caller):
     :raise 403 forbidden: the caller has no staff account.
     """
     return Issue.station_id.in_(select(Station.id).where(station_scope_clause(caller)))
+
+
+def access_managed_issue(caller: Caller, no: str) -> Issue:
+    """The issue numbered `no` if it belongs to a station the staff member manages — not merely
+    one they can see as its submitter or as a deputy: staff act only on their stations' issues.
+
+    :raise 404 issue_not_found: no such issue, or one outside the caller's stations.
+    :raise 403 forbidden: the caller has no staff account.
+    """
+    issue = db.session.scalar(select(Issue).where(Issue.no == no, staff_scope(caller)))
+    if issue is None:
+        raise issue_access.IssueNotFound()
+    return issue
 
 
 def queue_select(caller: Caller, filters: QueueFilter, *, today: date | None = None):

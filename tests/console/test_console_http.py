@@ -322,3 +322,22 @@ def test_the_queue_pages_keep_their_filters(app, client, scene):
 
 def numbers_on_page(html: str) -> list[str]:
     return re.findall(r'<tr data-no="([^"]+)"', html)
+
+
+def test_staff_act_only_on_their_stations_issues(app, client, scene):
+    """A station manager who also sent an issue to another station as a resident sees it in the
+    mini-program, but neither the console nor the staff API lets them act on it."""
+    from models import StaffAccount, Station
+    from tests.factories import create_issue
+
+    with app.app_context():
+        manager = db.session.scalar(db.select(StaffAccount).filter_by(username="dipu-manager"))
+        own = create_issue(db.session.get(Station, scene.stations["b"]), submitter=manager.user).no
+    token = signed_in(client, "dipu-manager")
+    assert client.get(f"/console/issues/{own}").status_code == 404
+    assert client.post(f"/console/issues/{own}/reject", data={"csrf_token": token, "reason": "自己的"}).status_code == 404
+    api = staff_login(client, "dipu-manager", PASSWORD)["token"]
+    response = client.post(f"/api/v1/manage/issues/{own}/reject", json={"reason": "自己的事"}, headers=auth(api))
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "issue_not_found"
+    with app.app_context():
+        assert db.session.scalar(db.select(Issue.status).filter_by(no=own)).value == "submitted"

@@ -2,12 +2,11 @@
 what awaits review, assign."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Response, request
 
 from backend import clock
 from backend.auth import Caller
+from backend.downloads import attachment
 from backend.endpoint import ApiBlueprint
 from backend.errors import InvalidInput
 from backend.services import issue_flow, issue_queue
@@ -86,9 +85,7 @@ def queue_xlsx(caller: Caller, query: QueueFilterQuery):
     filename = issue_queue.ledger_filename(clock.beijing_today())
     response = Response(data, mimetype=XLSX)
     # RFC 6266: an ASCII name for old clients, the Chinese one as RFC 5987 UTF-8 for the rest.
-    fallback = "issue-ledger-" + filename.rsplit("-", 1)[1]
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}")
+    response.headers["Content-Disposition"] = attachment(filename, "issue-ledger-" + filename.rsplit("-", 1)[1])
     # Residents' words and deputies' names: no shared cache may keep a copy.
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,8 +3,6 @@ and the filtered queue as the Excel ledger (台账). Filters are parsed by the A
 schema and run by `issue_queue`, so the console and `/api/v1/manage/issues` cannot disagree."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Response, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,6 +20,7 @@ from miniprogram_api.queue_schemas import QueueQuery
 from models import Deputy, Issue, db
 
 from .. import clock
+from ..downloads import attachment
 from ..errors import InvalidInput, NotFound
 from ..services import issue_flow, issue_queue, reference_data, stations
 from ..validation import parse_query, validate
@@ -90,8 +89,7 @@ def queue_xlsx():
     data = issue_queue.export_ledger(g.staff, query.to_filter(), status_label=STATUS_LABEL)
     filename = issue_queue.ledger_filename(clock.beijing_today())
     response = Response(data, mimetype=XLSX)
-    fallback = "issue-ledger-" + filename.rsplit("-", 1)[1]
-    response.headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+    response.headers["Content-Disposition"] = attachment(filename, "issue-ledger-" + filename.rsplit("-", 1)[1])
     return response
 
 

@@ -5,14 +5,13 @@ new stations, closing and reopening (region admins); the 代表名册 Excel impo
 Rules live in `station_admin`, `deputy_import`, `signin.create_invite` and `retirement`."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from models import Region, Role, Station, StationMembership, db
 
 from .. import clock
+from ..downloads import attachment
 from ..errors import ApiError, InvalidInput, PayloadTooLarge
 from ..permissions import access_managed_deputy, station_scope_clause
 from ..services import deputy_import, retirement, signin, station_admin, stations
@@ -179,8 +178,7 @@ def import_deputies():
 @bp.get("/deputies/import/template.xlsx")
 def import_template():
     response = Response(deputy_import.template_workbook(), mimetype=XLSX)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"deputy-roster-template.xlsx\"; "
-        f"filename*=UTF-8''{quote(deputy_import.TEMPLATE_FILENAME)}")
+    response.headers["Content-Disposition"] = attachment(deputy_import.TEMPLATE_FILENAME,
+                                                         "deputy-roster-template.xlsx")
     return response
 

@@ -50,14 +50,15 @@ def create_app(**overrides) -> Flask:
 
     from miniprogram_api import register_api
 
-    from . import cli, errors, identity_cache, landing, media, metrics, openapi
+    from . import cli, crypto, errors, identity_cache, landing, media, metrics, openapi
     from .extensions import init_extensions
-    from .services import inbox_cache, scan_cache, workdays
+    from .services import audit, inbox_cache, scan_cache, workdays
     from .sessions import LazyCookieSessionInterface
     from .wechat import init_wechat
     from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
+    crypto.init_app(app)
     init_extensions(app)
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()
@@ -65,6 +66,7 @@ def create_app(**overrides) -> Flask:
     workdays.hook_invalidation()
     init_wechat(app)
     errors.register_error_handlers(app)
+    audit.init_app(app)
     register_api(app)
     app.register_blueprint(openapi.docs)
     app.register_blueprint(landing.bp)

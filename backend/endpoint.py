@@ -18,7 +18,8 @@ from models import Role, db
 
 from . import idempotency
 from .auth import current_caller
-from .errors import Forbidden
+from .errors import ApiError, Forbidden
+from .services import audit
 from .validation import parse_json_body, parse_query
 
 
@@ -108,12 +109,16 @@ class ApiBlueprint(Blueprint):
                         idempotency.finish(claim, response)
                     if op.method != "GET":
                         # One transaction per request: services flush, the request commits once;
-                        # on an error the session is rolled back when the app context ends.
+                        # on an error the session is rolled back when the app context ends. A
+                        # staff member's change commits together with its audit entry.
+                        audit.staff_write(kwargs.get("caller"), response.status_code)
                         db.session.commit()
-                except BaseException:
+                except BaseException as error:
                     if claim is not None:
                         db.session.rollback()  # SQLite: free the write lock before releasing
                         idempotency.release(claim)
+                    if isinstance(error, ApiError) and op.method != "GET":
+                        audit.refused_staff_write(kwargs.get("caller"), error.status)
                     raise
                 return response
 

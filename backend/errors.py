@@ -97,6 +97,10 @@ class WeChatUnavailableError(ApiError):
     status, code, message = 503, "wechat_unavailable", "微信服务暂时不可用，请稍后再试"
 
 
+class ServiceUnavailable(ApiError):
+    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
+
+
 class InternalError(ApiError):
     status, code, message = 500, "internal_error", "服务器开小差了，请稍后再试"
 

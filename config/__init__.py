@@ -163,6 +163,10 @@ def load_config(**overrides) -> dict:
         "OUTBOX_FAULT_HOOK": _env("OUTBOX_FAULT_HOOK"),
         # /metrics (Prometheus text) asks for this bearer token when set.
         "METRICS_TOKEN": _env("METRICS_TOKEN"),
+        # How long audit entries are kept (at least 180 days, whatever is set: the law's minimum)
+        # and personal data once its purpose is served (backend/services/retention.py).
+        "AUDIT_RETENTION_DAYS": _env_int("AUDIT_RETENTION_DAYS", 365),
+        "PERSONAL_DATA_RETENTION_DAYS": _env_int("PERSONAL_DATA_RETENTION_DAYS", 365),
     }
     cfg.update(overrides)
     return cfg

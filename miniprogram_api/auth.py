@@ -5,10 +5,17 @@ from flask import request
 
 from backend.auth import Caller, issue_token
 from backend.endpoint import ApiBlueprint
-from backend.services import signin
+from backend.services import account_deletion, signin
 from models import Role
 
-from .schemas import BindDeputyIn, LoginOut, ManageLoginIn, MeOut, WxLoginIn
+from .schemas import (
+    AccountDeletedOut,
+    BindDeputyIn,
+    LoginOut,
+    ManageLoginIn,
+    MeOut,
+    WxLoginIn,
+)
 from .serialize import user_out
 
 bp = ApiBlueprint("auth", __name__, tag="登录")
@@ -48,3 +55,14 @@ def manage_login(body: ManageLoginIn):
 def me(caller: Caller):
     """当前登录用户及其角色"""
     return MeOut(user=user_out(caller))
+
+
+@bp.delete("/auth/me", response=AccountDeletedOut, roles={Role.resident}, errors=["conflict"])
+def delete_me(caller: Caller):
+    """注销账号：删除本人的个人信息
+
+    删除微信身份、联系电话、关注的联络站、订阅授权和待发消息；本人提交的意见建议匿名保留（仍计入统计、
+    继续办理，但不再通知本人）。令牌随即失效；再次登录将是一个新账号。代表和工作人员不能自行注销。
+    """
+    done = account_deletion.delete_resident(caller)
+    return AccountDeletedOut(deleted_at=done.deleted_at, issues_anonymised=done.issues_anonymised)

@@ -1,14 +1,15 @@
 """Issues → response schemas, shaped for the viewer.
 
 An anonymous issue shows deputies and staff nothing of its sender; a contact phone is masked
-for everyone except the deputy handling it, and only when the resident consented.
+for everyone except the deputy handling it, on the issue's own page, and only when the resident
+consented (that view is audited).
 """
 from __future__ import annotations
 
 from backend import clock
 from backend.auth import Caller
 from backend.crypto import decrypt_text
-from backend.services import workdays
+from backend.services import audit, workdays
 from backend.services.uploads import media_url
 from models import Issue, IssueStatus
 
@@ -51,16 +52,25 @@ def current_due(issue: Issue):
     return None
 
 
-def _phone(issue: Issue, caller: Caller) -> str | None:
+def _phone(issue: Issue, caller: Caller, reveal: bool) -> str | None:
+    """The mask, or — on the issue's own page, to the deputy handling it, with the resident's
+    consent — the whole number, which is a view of personal data and audited. Lists show only
+    the mask: a list is glanced at, and the inbox's cached pages would bypass the audit."""
     if issue.contact_phone_masked is None:
         return None
+    if not reveal:
+        return issue.contact_phone_masked
     handling = caller.deputy_id is not None and issue.assigned_deputy_id == caller.deputy_id
-    if handling and issue.contact_phone_shared and not issue.submitter_id == caller.user_id:
-        return decrypt_text(issue.contact_phone_encrypted) or issue.contact_phone_masked
+    if (handling and issue.contact_phone_shared and issue.contact_phone_encrypted
+            and issue.submitter_id != caller.user_id):
+        whole = decrypt_text(issue.contact_phone_encrypted)
+        if whole is not None:
+            audit.viewed(caller, "contact_phone", "issue", issue.no)
+            return whole
     return issue.contact_phone_masked
 
 
-def _summary_fields(issue: Issue, caller: Caller) -> dict:
+def _summary_fields(issue: Issue, caller: Caller, reveal_phone: bool = False) -> dict:
     due = current_due(issue)
     rated_this_round = any(r.resolution_round == issue.resolution_round for r in issue.ratings)
     return dict(
@@ -68,7 +78,7 @@ def _summary_fields(issue: Issue, caller: Caller) -> dict:
         category=issue.category.name, content=issue.content, station=_ref(issue.station),
         anonymous=issue.is_anonymous, addressed_deputy=_ref(issue.addressed_deputy),
         assigned_deputy=_ref(issue.assigned_deputy), escalated_to_manager=issue.escalated_to_manager,
-        contact_phone=_phone(issue, caller),
+        contact_phone=_phone(issue, caller, reveal_phone),
         created_at=issue.created_at, accepted_at=issue.accepted_at, first_response_at=issue.first_response_at,
         resolved_at=issue.resolved_at, closed_at=issue.closed_at, accept_due_on=issue.accept_due_on,
         reply_due_on=issue.reply_due_on, deadline_estimated=issue.deadline_estimated,
@@ -95,7 +105,7 @@ def _images(issue: Issue, caller: Caller) -> list[ImageOut]:
 
 def issue_detail(issue: Issue, caller: Caller) -> IssueDetail:
     return IssueDetail(
-        **_summary_fields(issue, caller),
+        **_summary_fields(issue, caller, reveal_phone=True),
         images=_images(issue, caller),
         events=[IssueEventOut(kind=e.kind, from_status=e.from_status, to_status=e.to_status,
                               actor_role=e.actor_role, note=e.note, created_at=e.created_at) for e in issue.events],

@@ -6,7 +6,7 @@ from backend import clock
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.permissions import access_managed_deputy
-from backend.services import retirement, terms
+from backend.services import audit, retirement, terms
 from backend.services.terms import DeputyRecord
 from models import DEPUTY_LEVEL_LABEL, Role, StationMembership
 
@@ -40,8 +40,10 @@ def _membership(membership: StationMembership, today, managed: bool) -> ManagedM
                              managed=managed)
 
 
-def _deputy(record: DeputyRecord) -> ManagedDeputy:
+def _deputy(caller: Caller, record: DeputyRecord) -> ManagedDeputy:
     deputy, today = record.deputy, record.today
+    if deputy.phone:
+        audit.viewed(caller, "phone", "deputy", deputy.id)
     return ManagedDeputy(
         id=deputy.id, name=deputy.name, gender=deputy.gender, occupation=deputy.occupation,
         photo_url=deputy.photo_url, phone=deputy.phone, wechat_bound=deputy.user_id is not None,
@@ -60,7 +62,7 @@ def deputy(caller: Caller, deputy_id: int):
     只能查看编入（或曾编入）本人管理的联络站（区域管理员：本区域）的代表。
     """
     found = access_managed_deputy(caller, deputy_id)
-    return ManagedDeputyOut(deputy=_deputy(terms.deputy_record(caller, found)))
+    return ManagedDeputyOut(deputy=_deputy(caller, terms.deputy_record(caller, found)))
 
 
 @bp.post("/manage/stations/<int:station_id>/memberships", body=MembershipCreate, response=MembershipOut,
@@ -101,7 +103,7 @@ def retire(caller: Caller, deputy_id: int, body: RetireIn):
     """
     done = retirement.retire_deputy(caller, deputy_id, body.retired_on, body.reason)
     return RetirementOut(
-        deputy=_deputy(terms.deputy_record(caller, done.deputy)), retired_on=done.retired_on,
+        deputy=_deputy(caller, terms.deputy_record(caller, done.deputy)), retired_on=done.retired_on,
         handed_over_issues=len(done.handed_over), handed_over_issue_nos=[i.no for i in done.handed_over],
         dropped_duty_days=len(done.dropped_duty),
         dropped_duty=[DroppedDutyOut(station_id=d.station_id, date=d.duty_date, roster_published=d.roster_published)

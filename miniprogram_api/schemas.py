@@ -48,6 +48,11 @@ class MeOut(ApiModel):
     user: UserOut
 
 
+class AccountDeletedOut(ApiModel):
+    deleted_at: BeijingDateTime = Field(description="注销时间")
+    issues_anonymised: int = Field(description="已匿名化保留的意见建议条数")
+
+
 # --- stations and deputies -----------------------------------------------------------------
 
 class RegionOut(ApiModel):

@@ -1,5 +1,6 @@
 """SQLAlchemy models and enums. Imports nothing from backend/ or miniprogram_api/."""
 from .attendance import CheckIn, PointsEntry, PointsRule, ReceptionRecord
+from .audit import AUDIT_MIN_DAYS, AuditEntry
 from .base import Base, UTCDateTime, db, utcnow
 from .calendar import CalendarOverride, CalendarYear
 from .deputy import Deputy, DeputySeat, TopicGroup, deputy_topic_group
@@ -57,6 +58,7 @@ from .user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
 from .wechat import WeChatAccessToken
 
 __all__ = [
+    "AUDIT_MIN_DAYS",
     "CLOCKED_SQL",
     "DEPUTY_LEVEL_LABEL",
     "DEPUTY_LEVEL_ORDER",
@@ -64,6 +66,7 @@ __all__ = [
     "REGION_CODE_PREFIX",
     "SENDABLE_SQL",
     "SENDABLE_STATES",
+    "AuditEntry",
     "Base",
     "CalendarOverride",
     "CalendarYear",

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, registry
 
 # Stable constraint names, so migrations can drop and alter constraints on both engines.
@@ -40,6 +41,25 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class EncryptedString(TypeDecorator):
+    """Personal data encrypted at rest; plain text in Python.
+
+    Encrypted with the app's data key by the cipher `backend.crypto` installs in
+    `app.extensions["data_cipher"]` (models import nothing from backend/). The ciphertext is
+    not deterministic: such a column can be read and written, never searched or compared in SQL.
+    A value the key cannot decrypt (a wrong or rotated key) reads as None, never as ciphertext.
+    """
+
+    impl = String(255)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else current_app.extensions["data_cipher"].encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else current_app.extensions["data_cipher"].decrypt(value)
 
 
 class Base(DeclarativeBase):

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Enum, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db, utcnow
+from .base import EncryptedString, db, utcnow
 from .enums import DeputyLevel
 
 deputy_topic_group = Table(
@@ -28,8 +28,9 @@ class Deputy(db.Model):
     # What residents read on the profile: occupation and a short introduction.
     occupation: Mapped[str | None] = mapped_column(String(100))
     bio: Mapped[str | None] = mapped_column(Text)
-    # Staff-only contact; never part of any public answer.
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # Staff-only contact; never part of any public answer. Encrypted at rest; each time staff
+    # are shown it, the audit log keeps that (audit.viewed).
+    phone: Mapped[str | None] = mapped_column(EncryptedString())
     # The WeChat user who bound this deputy with an invite code.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), unique=True)
     retired_at: Mapped[datetime | None]

@@ -35,6 +35,9 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # A resident who asked for their personal data to be deleted (PIPL 第四十七条): the row stays,
+    # emptied, so their issues keep a submitter that identifies no one.
+    deleted_at: Mapped[datetime | None]
 
     deputy = relationship("Deputy", primaryjoin="User.id == Deputy.user_id", uselist=False, viewonly=True)
     staff_account: Mapped[StaffAccount | None] = relationship(back_populates="user", uselist=False)

@@ -41,3 +41,26 @@ def test_migrations_build_the_models_on_postgresql():
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_0008_encrypts_the_deputies_phones_already_stored(tmp_path):
+    from sqlalchemy import text
+
+    from models import Deputy
+
+    app = create_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'phones.sqlite3'}", TESTING=True)
+    with app.app_context():
+        upgrade(revision="3b7e5d21c9f4")  # 0007: phones in plain text
+        db.session.execute(text("INSERT INTO deputy (name, phone, created_at) VALUES "
+                                "('张三', '13800001234', '2026-01-01 00:00:00'), ('李四', NULL, '2026-01-01 00:00:00')"))
+        db.session.commit()
+        upgrade()
+        raw = db.session.execute(text("SELECT phone FROM deputy ORDER BY id")).scalars().all()
+        assert raw[0] and "13800001234" not in raw[0] and raw[1] is None
+        assert [d.phone for d in db.session.scalars(db.select(Deputy).order_by(Deputy.id))] == ["13800001234", None]
+        db.session.remove()
+        downgrade(revision="3b7e5d21c9f4")
+        assert db.session.execute(text("SELECT phone FROM deputy ORDER BY id")).scalars().all() == [
+            "13800001234", None]
+        db.session.remove()
+        db.engine.dispose()

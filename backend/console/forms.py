@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import flash, request
+from flask import flash, g, request
 from sqlalchemy import select
 
 from models import Region, Role, Station, db
@@ -12,6 +12,7 @@ from models import Region, Role, Station, db
 from ..auth import Caller
 from ..errors import ApiError, InvalidInput
 from ..permissions import station_scope_clause
+from ..services import audit
 
 # A picker longer than this is no help: beyond it staff narrow by region first.
 MAX_STATION_CHOICES = 500
@@ -88,9 +89,10 @@ def attempt(action, success: str, failure: str = ""):
     when it was refused (a 404 is left to the error page: the thing is not the caller's)."""
     try:
         result = action()
+        audit.staff_write(g.staff)
         db.session.commit()
     except ApiError as error:
-        db.session.rollback()
+        audit.refused_staff_write(g.staff, error.status)
         if error.status == 404:
             raise
         flash(failure + error_text(error), "error")

@@ -14,7 +14,7 @@ from .. import clock
 from ..downloads import attachment
 from ..errors import ApiError, InvalidInput, PayloadTooLarge
 from ..permissions import access_managed_deputy, station_scope_clause
-from ..services import deputy_import, retirement, signin, station_admin, stations
+from ..services import audit, deputy_import, retirement, signin, station_admin, stations
 from . import bp, forms
 from .security import admin_only, upload_limit
 
@@ -165,13 +165,15 @@ def import_deputies():
         try:
             report = deputy_import.import_roster(g.staff, data)
         except ApiError as error:
-            db.session.rollback()
+            audit.refused_staff_write(g.staff, error.status)
             flash(forms.error_text(error), "error")
         else:
             if report.ok:
+                audit.staff_write(g.staff)
                 db.session.commit()
             else:
-                db.session.rollback()  # all or nothing: the page lists the refused rows
+                # All or nothing: the page lists the refused rows.
+                audit.refused_staff_write(g.staff, 422)
     return render_template("console/import.html", report=report, max_rows=deputy_import.MAX_ROWS)
 
 

@@ -8,7 +8,9 @@ others run all the same:
 - uploaded images never attached to an issue after 24 hours;
 - images still `pending` with no trace id five minutes after upload (WeChat was busy when
   asked): asked again, at most MEDIA_RECHECK_MAX a run, stopping at the first refusal;
-- staff sign-in attempts older than 90 days (the lockout looks back 15 minutes).
+- staff sign-in attempts older than 90 days (the lockout looks back 15 minutes; the audit log
+  keeps sign-ins longer);
+- the audit log and personal data past their retention (`retention`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from sqlalchemy import delete, select
 from models import LoginAttempt, MediaCheckStatus, Upload, db
 
 from .. import clock, idempotency
-from . import issue_numbers, uploads
+from . import issue_numbers, retention, uploads
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ PARTS: tuple[tuple[str, Callable[[datetime], dict]], ...] = (
     ("unattached_uploads", purge_unattached_uploads),
     ("media_checks", recheck_pending_media),
     ("login_attempts", purge_login_attempts),
+    ("audit_log", retention.purge_audit_log),
+    ("personal_data", retention.forget_personal_data),
 )
 
 

@@ -30,7 +30,7 @@ from .. import clock
 from ..auth import Caller
 from ..errors import InvalidInput
 from ..permissions import station_scope_clause
-from . import issue_access, workdays
+from . import audit, issue_access, workdays
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -257,6 +257,7 @@ def export_ledger(caller: Caller, filters: QueueFilter, *, status_label: Mapping
     matched = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     if matched > max_rows:
         raise ExportTooLarge(matched, max_rows)
+    audit.viewed(caller, "ledger", "issues", count=matched)
     rows = db.session.execute(
         query.add_columns(current_due_column())
         .options(selectinload(Issue.station), selectinload(Issue.addressed_deputy),

@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..wechat import get_gateway
 from ..wechat.errors import WeChatCodeInvalid, WeChatError, WeChatUnavailable
+from . import audit
 
 # No 0/O, 1/I/L: invite codes are read aloud and typed on phones.
 INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -148,24 +149,37 @@ def staff_login(username: str, password: str, remote_addr: str | None) -> Caller
         db.select(func.count()).where(LoginAttempt.username == username, LoginAttempt.succeeded.is_(False),
                                       LoginAttempt.attempted_at > since)
     )
-    if failures >= cfg["LOGIN_MAX_FAILURES"]:
-        raise AccountLocked()
     account = db.session.scalar(db.select(StaffAccount).where(StaffAccount.username == username))
+    if failures >= cfg["LOGIN_MAX_FAILURES"]:
+        _audit_sign_in(account, username, 423)
+        db.session.commit()
+        raise AccountLocked()
     ok = (account is not None and account.is_active and account.user.is_active
           and check_password_hash(account.password_hash, password))
     if account is None:
         # Same work as a real check, so response time does not reveal which usernames exist.
         check_password_hash(_dummy_hash(), password)
     db.session.add(LoginAttempt(username=username, attempted_at=now, succeeded=ok, remote_addr=remote_addr))
+    locks = not ok and failures + 1 >= cfg["LOGIN_MAX_FAILURES"]
+    _audit_sign_in(account, username, 200 if ok else 423 if locks else 401)
     if not ok:
         # The failure must count even though the request fails: commit it before raising.
         db.session.commit()
-        if failures + 1 >= cfg["LOGIN_MAX_FAILURES"]:
+        if locks:
             raise AccountLocked()
         raise BadCredentials()
     account.user.last_login_at = now
     db.session.flush()
     return caller_for(account.user)
+
+
+def _audit_sign_in(account: StaffAccount | None, username: str, outcome: int) -> None:
+    if account is None:  # no such account: keep the name tried, which is what an auditor looks for
+        audit.record("staff.sign_in", user_id=None, role="anonymous", outcome=outcome,
+                     detail={"username": username[:64]})
+    else:
+        audit.record("staff.sign_in", user_id=account.user_id, role=account.role.value,
+                     target_type="staff_account", target_id=account.id, outcome=outcome)
 
 
 def hash_password(password: str) -> str:

@@ -18,10 +18,37 @@ from .jobs.cli import register_commands as register_job_commands
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
+    app.cli.add_command(bench_data)
     app.cli.add_command(fake_wechat)
     app.cli.add_command(uploads_group)
     app.cli.add_command(outbox_group)
     register_job_commands(app)
+
+
+@click.command("bench-data")
+@click.option("--scale", type=click.Choice(["county", "province"]), required=True,
+              help="county：200 个联络站、2,300 位代表、5 万条意见建议；province：13,000 个联络站、15 万位代表、100 万条")
+@click.option("--issues", type=click.IntRange(min=0), help="意见建议条数（覆盖该规模的默认值）")
+@click.option("--seed", type=int, default=2026, show_default=True, help="随机种子")
+@click.option("--roll-up/--no-roll-up", default=True, show_default=True, help="生成后汇总全年统计")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="写出生成摘要（JSON）")
+@with_appcontext
+def bench_data(scale: str, issues: int | None, seed: int, roll_up: bool, out: str | None) -> None:
+    """Bulk benchmark data into an empty, migrated PostgreSQL database (backend/bench_data.py)."""
+    from . import bench_data as generator
+
+    sizes = generator.sizes_for(scale, issues)
+    click.echo(f"生成 {scale}：" + "，".join(f"{k} {v:,}" for k, v in vars(sizes).items()))
+    try:
+        summary = generator.generate(sizes, seed=seed, roll_up=roll_up, progress=click.echo)
+    except RuntimeError as exc:  # not PostgreSQL, or not empty
+        raise click.ClickException(str(exc)) from None
+    click.echo("行数：" + "，".join(f"{k} {v:,}" for k, v in summary["counts"].items()))
+    click.echo(f"共用时 {sum(summary['phases'].values()):.0f} 秒。工作人员账号 province-admin、city-admin、"
+               f"county-admin、station-manager，密码 {generator.BENCH_PASSWORD}")
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, ensure_ascii=False, indent=2)
 
 
 @click.command("seed-demo")

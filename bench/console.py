@@ -16,9 +16,9 @@ after 5 warm-ups, then 8 connections (a thread and a requests.Session each) of 1
 
 Part B, province (database `bench_console_province`, kept between runs as a cache; --rebuild
 makes it again): 1 province, 11 cities, 90 counties, 1,300 townships, 13,000 stations, 150,000
-deputies with seats and memberships, 100,000 residents, 1,000,000 issues over the past 365 days,
-ratings and transfers, published 逢六 rosters (2 deputies a station-day) with check-ins for ~85%,
-all by COPY; then `rollups.roll_up_days` over the year (timed: the backfill) and one nightly
+deputies with seats and memberships, 100,000 residents, 1,000,000 issues over the past 365 days
+with their timelines, ratings and transfers, published 逢六 rosters (2 deputies a station-day) with
+check-ins for ~85%, all by COPY — the generator of `flask bench-data` (backend/bench_data.py); then `rollups.roll_up_days` over the year (timed: the backfill) and one nightly
 `rollups.roll_up_job` (timed: the nightly cost). GET /console/ as the province's region admin
 (default period Jan 1 – today), with ?region=<a city> and ?station=<id>: sequential, then at 8
 connections; every other page as the province admin and a station manager (informational); and
@@ -72,11 +72,13 @@ from run import (  # bench/ is not a package
     run_step,
 )
 
+from backend import bench_data
+from backend.bench_data import BENCH_PASSWORD, write_duty
+
 BEIJING = timezone(timedelta(hours=8))
 PAGE_TARGET_MS = 300.0
 DASHBOARD_TARGET_MS = 500.0
 # The password of the province's staff accounts (a bench database; the demo's come from seed-demo).
-BENCH_PASSWORD = "Bench-console-1"
 # Environment the app must not inherit from whoever runs the bench (as run.app_env drops them).
 FOREIGN_ENV = ("WECHAT_APP_ID", "WECHAT_APP_SECRET", "WECHAT_API_BASE", "REDIS_URL", "FAKE_WECHAT_AUTOSTART")
 
@@ -425,70 +427,6 @@ def python_profile(client, path: str, top: int = 12) -> list[str]:
 
 # --- duty: rosters, assignments, check-ins (both parts) ----------------------------------------
 
-def write_duty(conn, station_days: dict[int, list[tuple[date, date]]], members: dict[int, list[int]],
-               coords: dict[int, tuple[float, float]], today: date, rng: random.Random, recorder_id: int, *,
-               per_day: int = 2, attend: float = 0.85) -> dict[str, int]:
-    """Published rosters for every month of the held days given ((date held, rule date) per
-    station), `per_day` members on duty a day in turn, a check-in for ~`attend` of the duty days
-    up to today, leave covering a fifth of the missed ones, a few visits off duty, and residents
-    received (接待登记) on about a third of the days held."""
-    now = datetime.now(UTC)
-    base = conn.execute("SELECT coalesce(max(id), 0) FROM duty_roster").fetchone()[0]
-    months = sorted({(sid, rule.replace(day=1)) for sid, days in station_days.items() for _d, rule in days})
-    roster_ids = {key: base + n for n, key in enumerate(months, start=1)}
-    with conn.cursor().copy("COPY duty_roster (id, station_id, month, status, deputies_per_day, generated_at,"
-                            " published_at) FROM STDIN") as cp:
-        for (sid, month), rid in roster_ids.items():
-            published = datetime.combine(month - timedelta(days=5), datetime.min.time(), BEIJING)
-            cp.write_row((rid, sid, month, "published", per_day, published - timedelta(hours=2), published))
-    check_ins, leaves, records = [], [], []
-    counts = Counter()
-    with conn.cursor().copy("COPY duty_assignment (roster_id, station_id, duty_date, deputy_id, created_at)"
-                            " FROM STDIN") as cp:
-        for sid in sorted(station_days):
-            group = members.get(sid) or []
-            if not group:
-                continue
-            lat, lng = coords[sid]
-            for k, (held, rule) in enumerate(station_days[sid]):
-                rid = roster_ids[(sid, rule.replace(day=1))]
-                on_duty = list(dict.fromkeys(group[(per_day * k + i) % len(group)] for i in range(per_day)))
-                created = datetime.combine(rule.replace(day=1) - timedelta(days=6), datetime.min.time(), BEIJING)
-                past = held <= today
-                for deputy_id in on_duty:
-                    cp.write_row((rid, sid, held, deputy_id, created))
-                    counts["duty_assignment"] += 1
-                    if not past:
-                        continue
-                    if rng.random() < attend:
-                        at = datetime.combine(held, datetime.min.time(), BEIJING) + timedelta(
-                            hours=8.5, minutes=rng.uniform(0, 150))
-                        check_ins.append((deputy_id, sid, held, at, lat, lng, rng.uniform(5, 200), False, True))
-                    elif rng.random() < 0.2:
-                        leaves.append((deputy_id, held, held, "外出开会", now))
-                if past and len(group) > per_day and rng.random() < 0.08:
-                    visitor = group[(per_day * k + per_day) % len(group)]
-                    if visitor not in on_duty:
-                        at = datetime.combine(held, datetime.min.time(), BEIJING) + timedelta(hours=14)
-                        check_ins.append((visitor, sid, held, at, lat, lng, rng.uniform(5, 200), False, True))
-                if past and rng.random() < 0.3:
-                    records.append((sid, held, on_duty[0], recorder_id, rng.randint(1, 6), "环境整治、道路维修等",
-                                    datetime.combine(held, datetime.min.time(), BEIJING) + timedelta(hours=16)))
-    for target, rows in (
-            ("check_in (deputy_id, station_id, on_date, checked_in_at, lat, lng, distance_m, is_far, on_reception_day)",
-             check_ins),
-            ("deputy_leave (deputy_id, starts_on, ends_on, reason, created_at)", leaves),
-            ("reception_record (station_id, on_date, deputy_id, recorded_by_id, residents, topics, created_at)",
-             records)):
-        with conn.cursor().copy(f"COPY {target} FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-        counts[target.split()[0]] = len(rows)
-    counts["duty_roster"] = len(roster_ids)
-    conn.execute("SELECT setval(pg_get_serial_sequence('duty_roster', 'id'), (SELECT max(id) FROM duty_roster))")
-    return dict(counts)
-
-
 def roll_up_year(app, today: date) -> tuple[int, float, list[date]]:
     """`rollups.roll_up_days` over the 366 days up to today, timed."""
     from backend.services import rollups
@@ -630,32 +568,9 @@ def demo_duty(app, db_url: str, today: date) -> tuple[dict[str, int], dict[int, 
 
 # --- Part B: the province ---------------------------------------------------------------------------
 
-CITY_NAMES = ("杭州市", "宁波市", "温州市", "嘉兴市", "湖州市", "绍兴市", "金华市", "衢州市", "舟山市", "台州市", "丽水市")
-SURNAMES = "王李张陈刘杨黄赵吴周徐孙朱胡沈钱潘何俞汪施姚程许章叶蒋吕郑邵方金丁严范陆鲍宋夏余费凌庞任"
-GIVEN = "建国明伟强军华平林荣海忠杰斌峰勇良春新文志宏永福金根德卫东涛坚浩宇凯晨俊磊秀英芳丽敏静燕红玲萍霞娟梅琴慧婷雅蕾晓琳洁佳颖月美兰凤雪瑶莉"
-CONTENTS = (
-    "小区门口的路灯坏了好几天，晚上出行很不方便，希望尽快修理。",
-    "建议在菜市场附近增设公交站点，方便老年人出行。",
-    "村里的垃圾清运不及时，夏天气味很大，请协调环卫部门。",
-    "学校门口早晚高峰拥堵严重，建议增派交警或志愿者疏导。",
-    "希望社区卫生服务中心延长周末的门诊时间。",
-    "老旧小区加装电梯的补贴政策能否再详细解释一下？",
-    "河道里漂浮垃圾较多，建议加强日常保洁。",
-    "农村道路年久失修，雨天坑洼积水，请列入改造计划。",
-)
-# Issue status by age: recent issues are still being handled, a year's are mostly closed, and a
-# few older ones are overdue (submitted, accepted without an answer, transferred past its date).
-STATUS_BY_AGE = (
-    (7, {"submitted": 28, "pending_review": 3, "accepted": 25, "replied": 14, "transferred": 4, "resolved": 12,
-         "closed": 10, "rejected": 4}),
-    (30, {"submitted": 3, "pending_review": 1, "accepted": 8, "replied": 14, "transferred": 5, "resolved": 22,
-          "closed": 41, "rejected": 5, "reopened": 1}),
-    (10**6, {"submitted": 0.1, "pending_review": 0.1, "accepted": 0.4, "replied": 2.5, "transferred": 0.8,
-             "resolved": 6, "closed": 84, "rejected": 5.6, "reopened": 0.5}),
-)
-CATEGORY_WEIGHTS = (22, 18, 12, 8, 9, 10, 11, 5, 5)  # 城乡建设 … 其他, in the migration's order
-LEVELS = (("national", 0.002), ("provincial", 0.006), ("municipal", 0.035), ("county", 0.25), ("township", 1.0))
 SIZE_KEYS = ("cities", "counties", "townships", "stations", "deputies", "residents", "issues")
+# Bumped when backend/bench_data.py writes different rows: a cached province is then rebuilt.
+GENERATOR_VERSION = 2
 
 
 def province_marker(psycopg, admin_url: str, name: str) -> dict | None:
@@ -689,15 +604,19 @@ def part_province(args, out_dir: Path) -> None:
     marker = None if args.rebuild else province_marker(psycopg, admin_url, args.province_database)
     env = app_env(db_url, args.redis)
     env["SESSION_COOKIE_SECURE"] = "0"
-    if marker is not None and marker.get("sizes") != sizes:
-        say(f"the cached province was built with {marker.get('sizes')}: rebuilding for {sizes}")
+    if marker is not None and (marker.get("sizes") != sizes or marker.get("generator") != GENERATOR_VERSION):
+        say(f"the cached province was built with {marker.get('sizes')} by generator {marker.get('generator')}:"
+            f" rebuilding for {sizes}, generator {GENERATOR_VERSION}")
         marker = None
     if marker is None:
         recreate_database(psycopg, admin_url, args.province_database)
         run_step(["db", "upgrade"], env, "migrations")
         started = time.perf_counter()
-        counts, phases = generate_province(db_url, sizes, random.Random(args.seed))
-        marker = {"sizes": sizes, "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        with inprocess_app(db_url, args.redis).app_context():  # `flask bench-data`'s generator
+            made = bench_data.generate(bench_data.Sizes(**sizes), seed=args.seed, roll_up=False)
+        counts, phases = made["counts"], made["phases"]
+        marker = {"sizes": sizes, "generator": GENERATOR_VERSION,
+                  "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
                   "generate_seconds": round(time.perf_counter() - started, 1), "phases": phases, "counts": counts}
         save_marker(psycopg, admin_url, args.province_database, marker)
         say(f"generated in {marker['generate_seconds']:.0f} s (COPY; FK triggers off, secondary indexes built after"
@@ -813,258 +732,6 @@ def latest_fengliu(today: date) -> date:
     while day.day not in (6, 16, 26):
         day -= timedelta(days=1)
     return day
-
-
-def _copy(conn, target: str, rows) -> int:
-    count = 0
-    with conn.cursor().copy(f"COPY {target} FROM STDIN") as cp:
-        for row in rows:
-            cp.write_row(row)
-            count += 1
-    return count
-
-
-def generate_province(db_url: str, sizes: dict[str, int], rng: random.Random) -> tuple[dict, dict]:
-    """The province, by COPY, into a freshly migrated database. Returns (row counts, seconds per phase)."""
-    import psycopg
-
-    from backend.services.signin import hash_password
-
-    phases: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    clock = [time.perf_counter()]
-
-    def phase(name: str) -> None:
-        now = time.perf_counter()
-        phases[name] = round(now - clock[0], 1)
-        clock[0] = now
-
-    now = datetime.now(UTC)
-    today = now.astimezone(BEIJING).date()
-    big = ("issue", "issue_event", "rating", "transfer", "duty_assignment", "check_in", "deputy_seat",
-           "station_membership", "reception_record", "deputy_leave", "app_user")
-    with psycopg.connect(db_url) as conn:
-        # Bulk load: foreign-key triggers off for this session (the rows are consistent by
-        # construction), secondary indexes dropped and built once after the load.
-        conn.execute("SET session_replication_role = replica")
-        conn.execute("SET maintenance_work_mem = '512MB'")
-        indexes = conn.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
-            " WHERE i.indrelid::regclass::text = ANY(%s)"
-            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", (list(big),)).fetchall()
-        for name, _definition in indexes:
-            conn.execute(f"DROP INDEX {name}")
-
-        # Regions and the rule.
-        conn.execute("INSERT INTO reception_rule (id, kind, days, label, is_default) VALUES "
-                     "(1, 'monthly_days', '[6, 16, 26]', '逢六（每月6日、16日、26日）', true)")
-        regions = [(1, "330000000000", "浙江省", "province", None, 1)]
-        cities, counties, townships = [], [], []
-        for c in range(sizes["cities"]):
-            rid = len(regions) + 1
-            name = CITY_NAMES[c % len(CITY_NAMES)] if c < len(CITY_NAMES) else f"第{c + 1}市"
-            regions.append((rid, f"33{c + 1:02d}00000000", name, "city", 1, None))
-            cities.append(rid)
-        for k in range(sizes["counties"]):
-            city = cities[k % len(cities)]
-            n = k // len(cities) + 1
-            code = regions[city - 1][1][:4] + f"{n:02d}000000"
-            regions.append((len(regions) + 1, code, f"{regions[city - 1][2][:-1]}{n}县", "county", city, None))
-            counties.append(len(regions))
-        for k in range(sizes["townships"]):
-            county = counties[k % len(counties)]
-            n = k // len(counties) + 1
-            code = regions[county - 1][1][:6] + f"{n:03d}000"
-            regions.append((len(regions) + 1, code, f"{regions[county - 1][2]}第{n}镇", "township", county, None))
-            townships.append(len(regions))
-        counts["region"] = _copy(conn, "region (id, code, name, level, parent_id, reception_rule_id)", regions)
-
-        # Stations: each township a center (代表联络站) and community stations under it.
-        per_town = sizes["stations"] / len(townships)
-        stations, coords, town_of, center_of = [], {}, {}, {}
-        created = now - timedelta(days=900)
-        for sid in range(1, sizes["stations"] + 1):
-            town = townships[min(int((sid - 1) / per_town), len(townships) - 1)]
-            tname = regions[town - 1][2]
-            lat, lng = round(rng.uniform(27.2, 31.1), 6), round(rng.uniform(118.1, 122.4), 6)
-            coords[sid] = (lat, lng)
-            town_of[sid] = town
-            if town not in center_of:
-                center_of[town] = sid
-                is_center = True
-            else:
-                is_center = False
-            stations.append((sid, f"pv{sid:06d}", f"{tname}人大代表联络站" if is_center else f"{tname}第{sid}社区联络站",
-                             "center" if is_center else "community", f"{tname}党群服务中心", lat, lng, town,
-                             None if is_center else center_of[town], "09:00", "17:00", None, None, None, True,
-                             created))
-        counts["station"] = _copy(conn, "station (id, scene, name, kind, address, lat, lng, region_id, parent_station_id,"
-                                        " opens_at, closes_at, phone, intro, reception_rule_id, is_active, created_at)",
-                                  stations)
-        phase("regions, stations")
-
-        # Residents, then the staff users (ids after theirs).
-        residents = sizes["residents"]
-        counts["app_user"] = _copy(conn, "app_user (id, openid, token_version, is_active, created_at)",
-                                   ((i, f"pv-resident-{i:07d}", 1, True, created) for i in range(1, residents + 1)))
-
-        # Deputies: township deputies at their home station, county and higher at their township's center.
-        members: dict[int, list[int]] = defaultdict(list)
-        n_stations = sizes["stations"]
-        level_of: list[str] = []
-        with conn.cursor().copy("COPY deputy (id, name, gender, occupation, user_id, created_at) FROM STDIN") as cp:
-            for did in range(1, sizes["deputies"] + 1):
-                roll = rng.random()
-                level = next(lv for lv, upto in LEVELS if roll < upto)
-                level_of.append(level)
-                home = (did - 1) % n_stations + 1
-                station = home if level == "township" else center_of[town_of[home]]
-                members[station].append(did)
-                name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.75 else "")
-                cp.write_row((did, name, "女" if rng.random() < 0.35 else "男", "社区工作者", None, created))
-        counts["deputy"] = sizes["deputies"]
-        congress = {"national": ("全国人民代表大会", 14, date(2023, 3, 5)),
-                    "provincial": ("浙江省人民代表大会", 14, date(2023, 1, 13)),
-                    "municipal": ("市人民代表大会", 9, date(2022, 1, 6)),
-                    "county": ("县人民代表大会", 18, date(2021, 12, 28)),
-                    "township": ("镇人民代表大会", 18, date(2021, 12, 15))}
-
-        def seats():
-            for did, level in enumerate(level_of, start=1):
-                name, term, start = congress[level]
-                yield (did, level, name, term, start, None)
-                if level == "county" and rng.random() < 0.25:  # also in their town's congress
-                    yield (did, "township", congress["township"][0], 18, congress["township"][2], None)
-
-        counts["deputy_seat"] = _copy(conn, "deputy_seat (deputy_id, level, congress, term, started_on, ended_on)",
-                                      seats())
-
-        def memberships():
-            for sid in range(1, n_stations + 1):
-                for n, did in enumerate(members[sid]):
-                    yield (sid, did, date(2022, 1, 1), None, n == 0)
-
-        counts["station_membership"] = _copy(
-            conn, "station_membership (station_id, deputy_id, started_on, ended_on, is_leader)", memberships())
-        phase("residents, deputies, seats, memberships")
-
-        # Staff: the province's region admin, a city's region admin, a station manager of one township.
-        staff_user0 = residents + 1
-        password_hash = hash_password(BENCH_PASSWORD)
-        town0 = townships[0]
-        managed = [sid for sid in range(1, n_stations + 1) if town_of[sid] == town0]
-        accounts = [("province-admin", "浙江省人大常委会代表工委", "region_admin", 1),
-                    ("city-admin", f"{regions[cities[0] - 1][2]}人大常委会代表工委", "region_admin", cities[0]),
-                    ("station-manager", f"{regions[town0 - 1][2]}联络站站长", "station_manager", town0)]
-        for n, (username, display, role, region_id) in enumerate(accounts):
-            uid = staff_user0 + n
-            conn.execute("INSERT INTO app_user (id, token_version, is_active, created_at) VALUES (%s, 1, true, %s)",
-                         (uid, created))
-            account_id = conn.execute(
-                "INSERT INTO staff_account (user_id, username, password_hash, display_name, role, region_id, is_active,"
-                " created_at) VALUES (%s, %s, %s, %s, %s, %s, true, %s) RETURNING id",
-                (uid, username, password_hash, display, role, region_id, created)).fetchone()[0]
-            if role == "station_manager":
-                for sid in managed:
-                    conn.execute("INSERT INTO staff_station (staff_account_id, station_id) VALUES (%s, %s)",
-                                 (account_id, sid))
-
-        # Issues over the past 365 days, ids in time order.
-        categories = [r[0] for r in conn.execute("SELECT id FROM category ORDER BY sort_order, id")]
-        cat_weights = list(CATEGORY_WEIGHTS[: len(categories)]) + [5] * max(0, len(categories) - len(CATEGORY_WEIGHTS))
-        # Some stations are much busier than others.
-        activity = [rng.lognormvariate(0, 0.8) for _ in range(n_stations)]
-        span = timedelta(days=365) - timedelta(minutes=10)
-        created_at = sorted(now - timedelta(days=365) + span * rng.random() for _ in range(sizes["issues"]))
-        station_of = rng.choices(range(1, n_stations + 1), weights=activity, k=sizes["issues"])
-        category_of = rng.choices(categories, weights=cat_weights, k=sizes["issues"])
-        buckets = [(limit, list(w), list(w.values())) for limit, w in STATUS_BY_AGE]
-        per_day: dict[date, int] = defaultdict(int)
-        statuses: Counter = Counter()
-        ratings, transfers = [], []
-        staff_user = staff_user0
-
-        def later(t: datetime, hours: float) -> datetime:
-            return min(t + timedelta(hours=hours), now)
-
-        def issues():
-            for iid, at in enumerate(created_at, start=1):
-                day = at.astimezone(BEIJING).date()
-                per_day[day] += 1
-                age = (now - at).days
-                _limit, names, weights = next(b for b in buckets if age < b[0])
-                status = rng.choices(names, weights)[0]
-                statuses[status] += 1
-                sid = station_of[iid - 1]
-                group = members.get(sid) or [None]
-                addressed = rng.choice(group) if rng.random() < 0.15 else None
-                assigned = None if status in ("submitted", "pending_review", "rejected") else (
-                    addressed or rng.choice(group))
-                accepted_at = later(at, rng.uniform(2, 72)) if assigned else None
-                answered = status in ("replied", "transferred", "resolved", "closed", "reopened")
-                first_response = later(accepted_at, rng.uniform(1, 120)) if answered else None
-                resolved_at = later(first_response, rng.uniform(24, 480)) if status in ("resolved", "closed") else None
-                closed_at = later(resolved_at, rng.uniform(0, 168)) if status == "closed" else None
-                rounds = 1 if status in ("resolved", "closed", "reopened") else 0
-                accepted_day = accepted_at.astimezone(BEIJING).date() if accepted_at else None
-                if status == "closed" and rng.random() < 0.6:
-                    ratings.append((iid, 1, rng.choices(("satisfied", "basically_satisfied"), (75, 25))[0], closed_at))
-                elif status == "reopened":
-                    ratings.append((iid, 1, "unsatisfied", later(first_response, 72)))
-                if status == "transferred":
-                    moved = later(accepted_at, rng.uniform(1, 48))
-                    transfers.append((iid, "县住建局", moved.astimezone(BEIJING).date() + timedelta(days=15), staff_user,
-                                      moved))
-                yield (iid, f"{day:%Y%m%d}-{per_day[day]:06d}", sid, category_of[iid - 1],
-                       rng.choice(CONTENTS) + f"（{iid}）", rng.randint(1, residents), rng.random() < 0.1,
-                       None, None, False, addressed, assigned, False, status,
-                       "review" if status == "pending_review" else "pass", f"pv-{iid:08x}",
-                       1 if status == "reopened" else 0, rounds, at, accepted_at, first_response, resolved_at,
-                       closed_at, day + timedelta(days=7), accepted_day + timedelta(days=21) if accepted_day else None,
-                       False, "已协调有关部门处理完毕。" if resolved_at else None,
-                       "不属于本站受理范围。" if status == "rejected" else None)
-
-        counts["issue"] = _copy(
-            conn, "issue (id, no, station_id, category_id, content, submitter_id, is_anonymous,"
-                  " contact_phone_encrypted, contact_phone_masked, contact_phone_shared, addressed_deputy_id,"
-                  " assigned_deputy_id, escalated_to_manager, status, content_check, content_check_trace_id,"
-                  " unsatisfied_count, resolution_round, created_at, accepted_at, first_response_at, resolved_at,"
-                  " closed_at, accept_due_on, reply_due_on, deadline_estimated, resolution_summary, reject_reason)",
-            issues())
-        counts["rating"] = _copy(conn, "rating (issue_id, resolution_round, score, created_at)", ratings)
-        counts["transfer"] = _copy(conn, "transfer (issue_id, department_name, due_on, created_by_id, created_at)",
-                                   transfers)
-        counts["issue_number_counter"] = _copy(conn, "issue_number_counter (day, last)", sorted(per_day.items()))
-        # Each issue's `submitted` event, written by the server from the issues (no round trip a row).
-        counts["issue_event"] = conn.execute(
-            "INSERT INTO issue_event (issue_id, kind, from_status, to_status, actor_id, actor_role, created_at)"
-            " SELECT id, 'submitted', NULL, CASE WHEN status = 'pending_review' THEN 'pending_review'"
-            " ELSE 'submitted' END, submitter_id, 'resident', created_at FROM issue").rowcount
-        counts.update({f"status {k}": v for k, v in sorted(statuses.items())})
-        phase("issues, ratings, transfers, events")
-
-        # Duty: every 逢六 day of the 13 months up to this month's end, two deputies a station-day.
-        first = (today - timedelta(days=365)).replace(day=1)
-        months = []
-        month = first
-        while month <= today.replace(day=1):
-            months.append(month)
-            month = (month + timedelta(days=32)).replace(day=1)
-        fengliu = [month.replace(day=d) for month in months for d in (6, 16, 26)]
-        station_days = {sid: [(d, d) for d in fengliu] for sid in range(1, n_stations + 1)}
-        counts.update(write_duty(conn, station_days, members, coords, today, rng, 1))
-        phase("rosters, duty, check-ins")
-
-        for table in ("region", "station", "app_user", "deputy", "issue", "reception_rule"):
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        for _name, definition in indexes:
-            conn.execute(definition)
-        conn.commit()
-        phase("secondary indexes")
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
-        phase("vacuum analyze")
-    return counts, phases
 
 
 # --- main ----------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ from run import (  # bench/ is not a package
 )
 
 from backend import bench_data
-from backend.bench_data import BENCH_PASSWORD, write_duty
+from backend.bench_data import BENCH_PASSWORD, GENERATOR_VERSION, write_duty
 
 BEIJING = timezone(timedelta(hours=8))
 PAGE_TARGET_MS = 300.0
@@ -569,8 +569,7 @@ def demo_duty(app, db_url: str, today: date) -> tuple[dict[str, int], dict[int, 
 # --- Part B: the province ---------------------------------------------------------------------------
 
 SIZE_KEYS = ("cities", "counties", "townships", "stations", "deputies", "residents", "issues")
-# Bumped when backend/bench_data.py writes different rows: a cached province is then rebuilt.
-GENERATOR_VERSION = 2
+
 
 
 def province_marker(psycopg, admin_url: str, name: str) -> dict | None:

@@ -57,7 +57,7 @@ def make_client(config: Mapping[str, Any]):
 
 
 def normalize_prefix(prefix: str | None) -> str:
-    """"uploads/prod/" → "uploads/prod/"; "" → "". Segments as plain as a key's."""
+    """The prefix as keys begin with it ("/county-a" → "county-a/", "" → ""), as plain as a key."""
     prefix = (prefix or "").strip("/")
     if not prefix:
         return ""

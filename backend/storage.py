@@ -38,6 +38,9 @@ class StorageMisconfigured(RuntimeError):
 
 @runtime_checkable
 class Storage(Protocol):
+    """What every backend does. A failure other than a missing file is an OSError
+    (`StorageUnavailable` for a remote store), never StoredFileMissing."""
+
     def save(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, whole or not at all (a reader never sees half a file)."""
 
@@ -52,9 +55,6 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None:
         """Forget `key`; deleting what is not there is not an error."""
-
-    # Any other failure is an OSError (`StorageUnavailable` for a remote store), never
-    # StoredFileMissing.
 
     def exists(self, key: str) -> bool: ...
 

@@ -54,12 +54,14 @@ def create_app(**overrides) -> Flask:
     from .extensions import init_extensions
     from .services import audit, inbox_cache, scan_cache, workdays
     from .sessions import LazyCookieSessionInterface
+    from .storage import init_storage
     from .wechat import init_wechat
     from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
     crypto.init_app(app)
     init_extensions(app)
+    init_storage(app)
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()
     inbox_cache.hook_invalidation()

@@ -3,6 +3,11 @@
 The mini-program's `<image src>` cannot send the bearer token, so the link itself is the
 permission (`services.uploads.media_url` decides who gets one). A bad or expired link is a 404
 in the API's error shape.
+
+The bytes come from `get_storage()` — local disk, or streamed from the S3 bucket — and always
+through this route, never a presigned link to the store: the store may be out of reach of county
+networks, WeChat's fetcher and the mini-program's allowed domains, and this route re-checks the
+image's WeChat verdict on every fetch (see backend/s3_storage.py).
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Where uploaded files live: one `Storage` interface; local disk (`UPLOAD_DIR`) by default.
+"""Where uploaded files live: one `Storage` interface; local disk (`UPLOAD_DIR`) by default, or an
+S3-compatible object store (`STORAGE_BACKEND=s3`, `backend/s3_storage.py`) shared by several app
+machines, installed as `app.extensions["storage"]` when the app is created (`init_storage`).
 
 Keys are made here (`new_key`), never from a user's file name, so a key is a safe relative path
-on any backend. A later S3 backend implements the same five methods and is installed as
-`app.extensions["storage"]`.
+on any backend. Everything that reads or writes a stored file goes through `get_storage()`.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from flask import current_app
+from flask import Flask, current_app
 
 # Segments of letters, digits, "_" and "-" with an optional extension: never "..", never absolute.
 _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9][A-Za-z0-9_\-]*)*(\.[A-Za-z0-9]{1,8})?$")
@@ -23,8 +24,23 @@ class StoredFileMissing(LookupError):
     """No file is stored under this key."""
 
 
+class StorageUnavailable(OSError):
+    """The store failed or refused the request (network, timeout, credentials, a missing bucket).
+
+    Never means "no such file": a caller that answers 404 for a missing file must not answer it
+    for an outage. An OSError, as a failing disk raises.
+    """
+
+
+class StorageMisconfigured(RuntimeError):
+    """The storage settings cannot work; raised when the app is created, not at the first upload."""
+
+
 @runtime_checkable
 class Storage(Protocol):
+    """What every backend does. A failure other than a missing file is an OSError
+    (`StorageUnavailable` for a remote store), never StoredFileMissing."""
+
     def save(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key`, whole or not at all (a reader never sees half a file)."""
 
@@ -102,6 +118,24 @@ class LocalDiskStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+
+STORAGE_BACKENDS = ("local", "s3")
+
+
+def init_storage(app: Flask) -> None:
+    """Install the configured store, or fail now with a message naming the setting at fault.
+
+    Local disk installs nothing: `get_storage` builds it per call from `UPLOAD_DIR`.
+    """
+    backend = app.config.get("STORAGE_BACKEND") or "local"
+    if backend not in STORAGE_BACKENDS:
+        raise StorageMisconfigured(f"STORAGE_BACKEND={backend!r}: expected one of {', '.join(STORAGE_BACKENDS)}")
+    if backend == "s3":
+        # Imported only when chosen: boto3 costs a few hundred milliseconds at start-up.
+        from .s3_storage import S3Storage
+
+        app.extensions["storage"] = S3Storage.from_config(app.config)
 
 
 def get_storage() -> Storage:

@@ -117,6 +117,24 @@ def load_config(**overrides) -> dict:
         "JSON_AS_ASCII": False,
         # Residents' images (POST /api/v1/uploads): local disk by default; keys are random names.
         "UPLOAD_DIR": _env("UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads")),
+        # `s3`: an S3-compatible object store shared by several app machines (backend/s3_storage.py).
+        # Checked when the app is created: s3 without a bucket does not start.
+        "STORAGE_BACKEND": (_env("STORAGE_BACKEND", "local") or "local").strip().lower(),
+        "S3_BUCKET": _env("S3_BUCKET"),
+        # MinIO, OSS, COS …: their S3 endpoint, e.g. https://oss-cn-hangzhou.aliyuncs.com; unset for AWS.
+        "S3_ENDPOINT_URL": _env("S3_ENDPOINT_URL"),
+        "S3_REGION": _env("S3_REGION"),
+        # Unset: boto3's own chain (AWS_* variables, ~/.aws, an instance role).
+        "S3_ACCESS_KEY_ID": _env("S3_ACCESS_KEY_ID"),
+        "S3_SECRET_ACCESS_KEY": _env("S3_SECRET_ACCESS_KEY"),
+        # Keys below this prefix: several deployments (or environments) in one bucket.
+        "S3_PREFIX": _env("S3_PREFIX", ""),
+        # path for MinIO; virtual (bucket.host) for OSS and COS, which refuse path style; auto: boto3 decides.
+        "S3_ADDRESSING_STYLE": (_env("S3_ADDRESSING_STYLE", "auto") or "auto").strip().lower(),
+        # A slow store holds a web worker at most about attempts × (connect + read) seconds.
+        "S3_CONNECT_TIMEOUT_SECONDS": _env_float("S3_CONNECT_TIMEOUT_SECONDS", 2.0),
+        "S3_READ_TIMEOUT_SECONDS": _env_float("S3_READ_TIMEOUT_SECONDS", 5.0),
+        "S3_MAX_ATTEMPTS": _env_int("S3_MAX_ATTEMPTS", 2),
         "UPLOAD_MAX_BYTES": _env_int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024),
         # Decoding is what costs memory (3 bytes a pixel), not the file size: a 5 MB PNG can
         # claim 40000 × 40000 pixels. 40 MP covers phone cameras.

@@ -1,5 +1,6 @@
 """POST /api/v1/uploads and GET /media/<id>: images judged by their bytes, stored under random
-keys, checked by the (fake) WeChat, and shown through signed, expiring links."""
+keys, checked by the (fake) WeChat, and shown through signed, expiring links — on local disk and
+on the S3 backend (a real S3-compatible server over a socket)."""
 from __future__ import annotations
 
 import hashlib
@@ -20,12 +21,54 @@ PUBLIC = "https://lianluozhan.example.cn"
 MIB = 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def upload_dir(app, tmp_path, monkeypatch):
-    """A directory of this test's own: the app is shared by the whole session."""
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(path))
-    return path
+class DiskFiles:
+    """What local disk holds, read behind the app's back (temporary files included)."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def keys(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+
+    def read(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def content_type(self, key: str) -> str | None:
+        return None  # a file keeps none
+
+
+class BucketFiles:
+    """What the bucket holds, read with a client of the test's own; keys below the prefix."""
+
+    def __init__(self, client, bucket: str, prefix: str):
+        self.client, self.bucket, self.prefix = client, bucket, prefix
+
+    def keys(self) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        # A key outside the prefix is kept whole, so that it shows in a failed comparison.
+        return sorted(item["Key"].removeprefix(self.prefix) for item in listed)
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+
+    def content_type(self, key: str) -> str | None:
+        return self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)["ContentType"]
+
+
+@pytest.fixture(autouse=True, params=["local", "s3"])
+def stored(request, app, tmp_path, monkeypatch):
+    """Storage of this test's own (the app is shared by the whole session): a directory, or a
+    bucket of the S3 test server with a key prefix. (An app created with S3_* settings:
+    test_uploads_s3.py.)"""
+    if request.param == "local":
+        path = tmp_path / "uploads"
+        monkeypatch.setitem(app.config, "UPLOAD_DIR", str(path))
+        return DiskFiles(path)
+    bucket = request.getfixturevalue("s3_storage")
+    monkeypatch.setitem(app.extensions, "storage", bucket)
+    return BucketFiles(bucket.client, bucket.bucket, bucket.prefix)
 
 
 @pytest.fixture
@@ -39,10 +82,6 @@ def post_file(client, token, data: bytes, filename="photo.jpg", content_type="im
                        content_type="multipart/form-data")
 
 
-def stored_files(upload_dir):
-    return sorted(p for p in upload_dir.rglob("*") if p.is_file()) if upload_dir.exists() else []
-
-
 def uploads_in_db(app):
     with app.app_context():
         return db.session.scalars(db.select(Upload).order_by(Upload.id)).all()
@@ -54,15 +93,15 @@ def local(url: str) -> str:
     return url[len(PUBLIC):]
 
 
-def assert_nothing_stored(app, upload_dir):
-    assert stored_files(upload_dir) == []
+def assert_nothing_stored(app, stored):
+    assert stored.keys() == []
     assert uploads_in_db(app) == []
 
 
 @pytest.mark.parametrize("fmt, content_type, extension", [
     ("JPEG", "image/jpeg", ".jpg"), ("PNG", "image/png", ".png"), ("WEBP", "image/webp", ".webp"),
 ])
-def test_jpeg_png_and_webp_are_accepted(app, client, token, upload_dir, fmt, content_type, extension):
+def test_jpeg_png_and_webp_are_accepted(app, client, token, stored, fmt, content_type, extension):
     data = images.make_image(fmt, (64, 48))
     response = post_file(client, token, data, filename=f"我的照片{extension}", content_type=content_type)
 
@@ -75,11 +114,11 @@ def test_jpeg_png_and_webp_are_accepted(app, client, token, upload_dir, fmt, con
 
     [row] = uploads_in_db(app)
     assert row.id == upload["id"] and row.sha256 == hashlib.sha256(data).hexdigest()
-    [path] = stored_files(upload_dir)
-    assert path.read_bytes() == data
     # The key is random, never the user's file name, and no temporary file is left behind.
-    assert path.suffix == extension and "照片" not in str(path)
-    assert path.relative_to(upload_dir).as_posix() == row.storage_key
+    assert stored.keys() == [row.storage_key]
+    assert row.storage_key.endswith(extension) and "照片" not in row.storage_key
+    assert stored.read(row.storage_key) == data
+    assert stored.content_type(row.storage_key) in (None, content_type)
 
 
 def test_the_bytes_decide_not_the_name_or_declared_type(app, client, token):
@@ -89,14 +128,14 @@ def test_the_bytes_decide_not_the_name_or_declared_type(app, client, token):
     assert uploads_in_db(app)[0].storage_key.endswith(".png")
 
 
-def test_a_pdf_renamed_jpg_is_refused(app, client, token, upload_dir):
+def test_a_pdf_renamed_jpg_is_refused(app, client, token, stored):
     pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
     response = post_file(client, token, pdf, filename="photo.jpg", content_type="image/jpeg")
     assert response.status_code == 415
     error = response.get_json()["error"]
     assert error["code"] == "unsupported_media_type" and "JPG" in error["message"]
     assert error["details"]["accepted"] == ["image/jpeg", "image/png", "image/webp"]
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
 def _broken_png_crc() -> bytes:
@@ -115,11 +154,11 @@ def _broken_png_crc() -> bytes:
     pytest.param(images.make_image("BMP"), id="bmp"),
     pytest.param(b"<svg xmlns='http://www.w3.org/2000/svg'/>", id="svg"),
 ])
-def test_corrupt_truncated_or_other_formats_are_refused(app, client, token, upload_dir, data):
+def test_corrupt_truncated_or_other_formats_are_refused(app, client, token, stored, data):
     response = post_file(client, token, data)
     assert response.status_code == 415, response.get_json()
     assert response.get_json()["error"]["code"] == "unsupported_media_type"
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
 def test_exactly_the_limit_is_allowed(app, client, token):
@@ -129,19 +168,19 @@ def test_exactly_the_limit_is_allowed(app, client, token):
     assert response.get_json()["upload"]["size"] == 5 * MIB
 
 
-def test_one_byte_over_the_limit_is_refused_and_nothing_stored(app, client, token, upload_dir):
+def test_one_byte_over_the_limit_is_refused_and_nothing_stored(app, client, token, stored):
     response = post_file(client, token, images.png_of_size(5 * MIB + 1), content_type="image/png")
     assert response.status_code == 413
     error = response.get_json()["error"]
     assert error["code"] == "payload_too_large" and "5MB" in error["message"]
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
-def test_a_body_far_over_the_limit_is_refused_before_it_is_read(app, client, token, upload_dir):
+def test_a_body_far_over_the_limit_is_refused_before_it_is_read(app, client, token, stored):
     response = post_file(client, token, b"\xff\xd8\xff" + b"\0" * (8 * MIB))
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "payload_too_large"
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
 def test_json_routes_keep_their_one_mib_limit(client):
@@ -149,14 +188,14 @@ def test_json_routes_keep_their_one_mib_limit(client):
     assert response.status_code == 413
 
 
-def test_too_many_pixels_is_refused(app, client, token, upload_dir):
+def test_too_many_pixels_is_refused(app, client, token, stored):
     # A few kilobytes of PNG that would decode to 400 million pixels.
     out = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(out, format="PNG")
     response = post_file(client, token, out.getvalue(), content_type="image/png")
     assert response.status_code == 413
     assert "分辨率" in response.get_json()["error"]["message"]
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
 def test_exif_rotation_gives_the_displayed_size(client, token):
@@ -168,32 +207,33 @@ def test_exif_rotation_gives_the_displayed_size(client, token):
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"data": {}, "content_type": "multipart/form-data"},
-    {"data": {"file": "not a file"}, "content_type": "multipart/form-data"},
-    {"data": {"file": (io.BytesIO(b""), "empty.jpg", "image/jpeg")}, "content_type": "multipart/form-data"},
-    {"json": {"file": "aGVsbG8="}},
+    lambda: {"data": {}, "content_type": "multipart/form-data"},
+    lambda: {"data": {"file": "not a file"}, "content_type": "multipart/form-data"},
+    # Made per run: the test client closes the file it sent.
+    lambda: {"data": {"file": (io.BytesIO(b""), "empty.jpg", "image/jpeg")}, "content_type": "multipart/form-data"},
+    lambda: {"json": {"file": "aGVsbG8="}},
 ])
-def test_a_missing_or_empty_file_is_invalid_input(app, client, token, upload_dir, kwargs):
-    response = client.post("/api/v1/uploads", headers=auth(token), **kwargs)
+def test_a_missing_or_empty_file_is_invalid_input(app, client, token, stored, kwargs):
+    response = client.post("/api/v1/uploads", headers=auth(token), **kwargs())
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "invalid_input" and error["details"]["fields"]["file"] == "请选择要上传的图片"
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
-def test_unauthenticated_is_401_and_nothing_stored(app, client, upload_dir):
+def test_unauthenticated_is_401_and_nothing_stored(app, client, stored):
     response = post_file(client, None, images.jpeg())
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
-def test_a_staff_account_without_wechat_cannot_upload(app, ctx, client, upload_dir):
+def test_a_staff_account_without_wechat_cannot_upload(app, ctx, client, stored):
     # WeChat's image check needs the sender's openid; staff accounts sign in without WeChat.
     staff = create_staff()
     token = staff_login(client, staff.username)["token"]
     assert post_file(client, token, images.jpeg()).status_code == 403
-    assert_nothing_stored(app, upload_dir)
+    assert_nothing_stored(app, stored)
 
 
 # --- the signed link --------------------------------------------------------------------------
@@ -343,7 +383,7 @@ def _photo_with_gps(fmt="JPEG") -> bytes:
 
 
 @pytest.mark.parametrize("fmt, content_type", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")])
-def test_where_a_photo_was_taken_is_not_kept(client, token, upload_dir, fmt, content_type):
+def test_where_a_photo_was_taken_is_not_kept(client, token, stored, fmt, content_type):
     data = _photo_with_gps(fmt)
     with Image.open(io.BytesIO(data)) as original:
         assert 0x8825 in original.getexif()
@@ -351,13 +391,13 @@ def test_where_a_photo_was_taken_is_not_kept(client, token, upload_dir, fmt, con
     assert response.status_code == 201, response.get_json()
     upload = response.get_json()["upload"]
     assert (upload["width"], upload["height"]) == (30, 40)  # shown upright
-    [stored] = stored_files(upload_dir)
-    with Image.open(stored) as kept:
+    [key] = stored.keys()
+    with Image.open(io.BytesIO(stored.read(key))) as kept:
         assert 0x8825 not in kept.getexif() and kept.size == (30, 40)
 
 
-def test_a_photo_without_location_is_kept_byte_for_byte(client, token, upload_dir):
+def test_a_photo_without_location_is_kept_byte_for_byte(client, token, stored):
     data = images.jpeg()
     assert post_file(client, token, data).status_code == 201
-    [stored] = stored_files(upload_dir)
-    assert stored.read_bytes() == data
+    [key] = stored.keys()
+    assert stored.read(key) == data

@@ -1,12 +1,12 @@
 """The application factory. `wsgi.py` is the only place an app is built at import time."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from config import PROJECT_ROOT, load_config
+
+from . import logs
 
 # Ids are PostgreSQL integers: no row has a larger one.
 MAX_ROW_ID = 2**31 - 1
@@ -44,20 +44,23 @@ def create_app(**overrides) -> Flask:
 
         clock.accelerate(datetime.fromisoformat(app.config["CLOCK_START"]), app.config["CLOCK_SPEED"],
                          app.config["CLOCK_ORIGIN"])
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
+    # A process with no logging yet (the dev server, a gunicorn worker, a `flask` command) gets
+    # a handler on stderr in LOG_FORMAT; pytest's and gunicorn's own set-ups are left as they are.
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
 
     from miniprogram_api import register_api
 
     from . import cli, errors, identity_cache, landing, media, metrics, openapi
     from .extensions import init_extensions
+    from .observability import init_observability
     from .services import inbox_cache, scan_cache, workdays
     from .sessions import LazyCookieSessionInterface
     from .wechat import init_wechat
     from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
+    # First: the WSGI layer outermost, so a request's id and timing cover all the rest.
+    init_observability(app)
     init_extensions(app)
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()

@@ -65,7 +65,9 @@ def load_config(**overrides) -> dict:
     cfg = {
         "SECRET_KEY": _env("SECRET_KEY", "dev-only-secret-change-me"),
         "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a statement's values (residents' words, names) stay out of exception
+        # texts, hence out of logged tracebacks, and out of SQL echo.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": _env("REDIS_URL"),
         # Sign-in
         "TOKEN_TTL_SECONDS": _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600),
@@ -163,6 +165,13 @@ def load_config(**overrides) -> dict:
         "OUTBOX_FAULT_HOOK": _env("OUTBOX_FAULT_HOOK"),
         # /metrics (Prometheus text) asks for this bearer token when set.
         "METRICS_TOKEN": _env("METRICS_TOKEN"),
+        # Where gunicorn's workers share their request metrics (prometheus_client's multiprocess
+        # mode). gunicorn.conf.py makes a fresh directory when unset; other processes leave it.
+        "PROMETHEUS_MULTIPROC_DIR": _env("PROMETHEUS_MULTIPROC_DIR"),
+        # Logs: one JSON object per line where a deployment is (real WeChat credentials), text
+        # for people at a terminal otherwise; either can be chosen.
+        "LOG_FORMAT": (_env("LOG_FORMAT", "json" if app_id else "text") or "").lower(),
+        "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "").upper(),
     }
     cfg.update(overrides)
     return cfg

@@ -53,14 +53,17 @@ def create_app(**overrides) -> Flask:
     from . import cli, errors, identity_cache, landing, media, metrics, openapi
     from .extensions import init_extensions
     from .observability import init_observability
+    from .security_headers import init_security_headers
     from .services import inbox_cache, scan_cache, workdays
     from .sessions import LazyCookieSessionInterface
     from .wechat import init_wechat
     from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
-    # First: the WSGI layer outermost, so a request's id and timing cover all the rest.
+    # First: the WSGI layer outermost, so a request's id and timing cover all the rest; the
+    # headers' hook registered first runs last, after any other that changes the answer.
     init_observability(app)
+    init_security_headers(app)
     init_extensions(app)
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()

@@ -172,6 +172,9 @@ def load_config(**overrides) -> dict:
         # for people at a terminal otherwise; either can be chosen.
         "LOG_FORMAT": (_env("LOG_FORMAT", "json" if app_id else "text") or "").lower(),
         "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "").upper(),
+        # Strict-Transport-Security max-age, sent on every answer wherever the console's cookie is
+        # Secure (SESSION_COOKIE_SECURE: the site is served over HTTPS); 0 never sends it.
+        "HSTS_SECONDS": _env_int("HSTS_SECONDS", 365 * 24 * 3600),
     }
     cfg.update(overrides)
     return cfg

@@ -7,6 +7,7 @@ from werkzeug.routing import IntegerConverter
 from config import PROJECT_ROOT, load_config
 
 from . import logs
+from .request_limits import LimitedRequest
 
 # Ids are PostgreSQL integers: no row has a larger one.
 MAX_ROW_ID = 2**31 - 1
@@ -25,6 +26,7 @@ class RowIdConverter(IntegerConverter):
 def create_app(**overrides) -> Flask:
     """Build the app from the environment's settings, then `overrides` (tests pass these)."""
     app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    app.request_class = LimitedRequest  # 413 for every body past its limit, chunked ones too
     app.config.from_mapping(load_config(**overrides))
     app.config.setdefault("MIGRATIONS_DIR", PROJECT_ROOT / "migrations")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):

@@ -114,8 +114,14 @@ def load_config(**overrides) -> dict:
         # Printed codes and posters
         "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "https://lianluozhan.example.cn") or "").rstrip("/"),
         "POSTER_FONT_PATH": _env("POSTER_FONT_PATH"),
-        # Request limits: JSON bodies are small; uploads (a later issue) raise this per route.
+        # Request limits: JSON bodies are small; uploads raise this per route. Bodies without a
+        # Content-Length (chunked) are held to the same limit. Form fields (the console's forms)
+        # are held in memory up to MAX_FORM_MEMORY_SIZE, in at most MAX_FORM_PARTS parts (a region
+        # admin's form ticks a checkbox per station). Past any of them: 413 payload_too_large.
+        # The request line and headers are limited by gunicorn (gunicorn.conf.py).
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _env_int("MAX_FORM_MEMORY_SIZE", 500_000),
+        "MAX_FORM_PARTS": _env_int("MAX_FORM_PARTS", 1000),
         "JSON_AS_ASCII": False,
         # Residents' images (POST /api/v1/uploads): local disk by default; keys are random names.
         "UPLOAD_DIR": _env("UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads")),

@@ -1,12 +1,13 @@
 """The application factory. `wsgi.py` is the only place an app is built at import time."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from config import PROJECT_ROOT, load_config
+
+from . import logs
+from .request_limits import LimitedRequest
 
 # Ids are PostgreSQL integers: no row has a larger one.
 MAX_ROW_ID = 2**31 - 1
@@ -25,6 +26,7 @@ class RowIdConverter(IntegerConverter):
 def create_app(**overrides) -> Flask:
     """Build the app from the environment's settings, then `overrides` (tests pass these)."""
     app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
+    app.request_class = LimitedRequest  # 413 for every body past its limit, chunked ones too
     app.config.from_mapping(load_config(**overrides))
     app.config.setdefault("MIGRATIONS_DIR", PROJECT_ROOT / "migrations")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -44,14 +46,16 @@ def create_app(**overrides) -> Flask:
 
         clock.accelerate(datetime.fromisoformat(app.config["CLOCK_START"]), app.config["CLOCK_SPEED"],
                          app.config["CLOCK_ORIGIN"])
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
+    # A process with no logging yet (the dev server, a gunicorn worker, a `flask` command) gets
+    # a handler on stderr in LOG_FORMAT; pytest's and gunicorn's own set-ups are left as they are.
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
 
     from miniprogram_api import register_api
 
     from . import cli, crypto, errors, identity_cache, landing, media, metrics, openapi
     from .extensions import init_extensions
+    from .observability import init_observability
+    from .security_headers import init_security_headers
     from .services import audit, inbox_cache, scan_cache, workdays
     from .sessions import LazyCookieSessionInterface
     from .storage import init_storage
@@ -59,6 +63,10 @@ def create_app(**overrides) -> Flask:
     from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
+    # First: the WSGI layer outermost, so a request's id and timing cover all the rest; the
+    # headers' hook registered first runs last, after any other that changes the answer.
+    init_observability(app)
+    init_security_headers(app)
     crypto.init_app(app)
     init_extensions(app)
     init_storage(app)

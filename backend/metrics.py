@@ -1,7 +1,9 @@
-"""`GET /metrics`: the outbox and the scheduler in Prometheus' text format (version 0.0.4).
+"""`GET /metrics`: the outbox, the scheduler and HTTP requests in Prometheus' text format (0.0.4).
 
 Asks for `Authorization: Bearer <METRICS_TOKEN>` when that is set (answers 401 otherwise); keep it
-set wherever the app is reachable from outside. Written by hand: a few gauges need no library.
+set wherever the app is reachable from outside. The gauges below are read from the database at
+each scrape and written by hand; the request metrics are prometheus_client's
+(`backend/http_metrics.py`), summed over gunicorn's workers through PROMETHEUS_MULTIPROC_DIR.
 
 Gauges:
   lianluozhan_outbox_messages{state}                 messages in each OutboxState (every state, 0s too)
@@ -12,6 +14,12 @@ Gauges:
   lianluozhan_job_last_run_timestamp_seconds{job}    Unix time the job's latest run started (0: never)
   lianluozhan_job_last_success_timestamp_seconds{job} Unix time its latest ok run finished (0: never)
   lianluozhan_job_last_status{job,status}            1 for the latest run's status (running/ok/failed)
+
+Requests (all processes of the web server together; route is the URL rule, `<unmatched>` when
+none matched; method is GET/HEAD/POST/PUT/PATCH/DELETE/OPTIONS or `other`):
+  lianluozhan_http_requests_total{method,route,status}            counter: answers given
+  lianluozhan_http_request_duration_seconds{method,route}         histogram: time to make the answer
+      (_bucket{le=0.005 … 10, +Inf}, _sum, _count)
 
 Alerts an operator should set (Prometheus rules; the leader polls every 10 s by default):
   - No scheduler acting: `lianluozhan_scheduler_heartbeat_age_seconds > 120` for 2 minutes
@@ -25,6 +33,10 @@ Alerts an operator should set (Prometheus rules; the leader polls every 10 s by 
     `outbox-reap` (10 min).
   - A job failing: `lianluozhan_job_last_status{status="failed"} == 1` for 1 hour.
   - WeChat refusing: `increase(lianluozhan_outbox_messages{state="failed"}[1h]) > 0`.
+  - Errors served: `sum(rate(lianluozhan_http_requests_total{status=~"5.."}[5m]))
+    / sum(rate(lianluozhan_http_requests_total[5m])) > 0.01` for 10 minutes.
+  - The scan slow: `histogram_quantile(0.99, sum by (le) (rate(
+    lianluozhan_http_request_duration_seconds_bucket{route="/api/v1/stations/scan/<scene>"}[5m]))) > 0.05`.
 """
 from __future__ import annotations
 
@@ -33,6 +45,7 @@ import math
 
 from flask import Blueprint, Response, current_app, request
 
+from . import http_metrics
 from .errors import Unauthorized
 from .services import monitoring
 
@@ -44,7 +57,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 @bp.get("/metrics")
 def metrics():
     _check_token()
-    return Response(render(monitoring.snapshot()), content_type=CONTENT_TYPE)
+    body = render(monitoring.snapshot()) + http_metrics.exposition().decode("utf-8")
+    return Response(body, content_type=CONTENT_TYPE)
 
 
 def _check_token() -> None:

@@ -199,7 +199,7 @@ _DOCS_PAGE = """<!doctype html>
 <link rel="stylesheet" href="{{ url_for('docs.swagger_static', filename='swagger-ui.css') }}"></head>
 <body><div id="swagger-ui"></div>
 <script src="{{ url_for('docs.swagger_static', filename='swagger-ui-bundle.js') }}"></script>
-<script>
+<script nonce="{{ csp_nonce() }}">
 window.ui = SwaggerUIBundle({url: "{{ url_for('docs.openapi_json') }}", dom_id: "#swagger-ui",
   deepLinking: true, docExpansion: "list", defaultModelsExpandDepth: 0});
 </script></body></html>"""

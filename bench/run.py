@@ -251,7 +251,9 @@ def read_lines(path: Path) -> list[str]:
 # --- servers ----------------------------------------------------------------------------------
 
 def gunicorn_config(workers: int, threads: int) -> list[str]:
-    conf = ["--workers", str(workers), "--threads", str(threads),
+    # The project's gunicorn.conf.py for both servers, named: the bare one runs with --chdir,
+    # where gunicorn would not find it by itself.
+    conf = ["--config", str(ROOT / "gunicorn.conf.py"), "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread" if threads > 1 else "sync",
             "--log-level", "warning"]
     if os.path.isdir("/dev/shm"):

@@ -65,7 +65,9 @@ def load_config(**overrides) -> dict:
     cfg = {
         "SECRET_KEY": _env("SECRET_KEY", "dev-only-secret-change-me"),
         "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a statement's values (residents' words, names) stay out of exception
+        # texts, hence out of logged tracebacks, and out of SQL echo.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "REDIS_URL": _env("REDIS_URL"),
         # Sign-in
         "TOKEN_TTL_SECONDS": _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600),
@@ -112,8 +114,14 @@ def load_config(**overrides) -> dict:
         # Printed codes and posters
         "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "https://lianluozhan.example.cn") or "").rstrip("/"),
         "POSTER_FONT_PATH": _env("POSTER_FONT_PATH"),
-        # Request limits: JSON bodies are small; uploads (a later issue) raise this per route.
+        # Request limits: JSON bodies are small; uploads raise this per route. Bodies without a
+        # Content-Length (chunked) are held to the same limit. Form fields (the console's forms)
+        # are held in memory up to MAX_FORM_MEMORY_SIZE, in at most MAX_FORM_PARTS parts (a region
+        # admin's form ticks a checkbox per station). Past any of them: 413 payload_too_large.
+        # The request line and headers are limited by gunicorn (gunicorn.conf.py).
         "MAX_CONTENT_LENGTH": _env_int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _env_int("MAX_FORM_MEMORY_SIZE", 500_000),
+        "MAX_FORM_PARTS": _env_int("MAX_FORM_PARTS", 1000),
         "JSON_AS_ASCII": False,
         # Residents' images (POST /api/v1/uploads): local disk by default; keys are random names.
         "UPLOAD_DIR": _env("UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads")),
@@ -185,6 +193,16 @@ def load_config(**overrides) -> dict:
         # and personal data once its purpose is served (backend/services/retention.py).
         "AUDIT_RETENTION_DAYS": _env_int("AUDIT_RETENTION_DAYS", 365),
         "PERSONAL_DATA_RETENTION_DAYS": _env_int("PERSONAL_DATA_RETENTION_DAYS", 365),
+        # Where gunicorn's workers share their request metrics (prometheus_client's multiprocess
+        # mode). gunicorn.conf.py makes a fresh directory when unset; other processes leave it.
+        "PROMETHEUS_MULTIPROC_DIR": _env("PROMETHEUS_MULTIPROC_DIR"),
+        # Logs: one JSON object per line where a deployment is (real WeChat credentials), text
+        # for people at a terminal otherwise; either can be chosen.
+        "LOG_FORMAT": (_env("LOG_FORMAT", "json" if app_id else "text") or "").lower(),
+        "LOG_LEVEL": (_env("LOG_LEVEL", "INFO") or "").upper(),
+        # Strict-Transport-Security max-age, sent on every answer wherever the console's cookie is
+        # Secure (SESSION_COOKIE_SECURE: the site is served over HTTPS); 0 never sends it.
+        "HSTS_SECONDS": _env_int("HSTS_SECONDS", 365 * 24 * 3600),
     }
     cfg.update(overrides)
     return cfg

@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
-from .. import clock
+from .. import clock, logs
 from . import leader, runs
 from .schedule import JOBS, Job
 
@@ -59,15 +59,16 @@ class Scheduler:
 
     def run(self) -> None:
         """Poll until `stop()`; then let running jobs finish and release the lock."""
-        log.info("scheduler %s: started, standing by until it holds the lock", self.runner_id)
-        try:
-            while not self.stopping.is_set():
-                self._poll()
-                self.stopping.wait(self.poll)
-        finally:
-            self._stop_jobs(wait=True)
-            self.leadership.release()
-            log.info("scheduler %s: stopped", self.runner_id)
+        with logs.bound_run(self.log_id):
+            log.info("scheduler %s: started, standing by until it holds the lock", self.runner_id)
+            try:
+                while not self.stopping.is_set():
+                    self._poll()
+                    self.stopping.wait(self.poll)
+            finally:
+                self._stop_jobs(wait=True)
+                self.leadership.release()
+                log.info("scheduler %s: stopped", self.runner_id)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -139,10 +140,16 @@ class Scheduler:
             self._apscheduler.shutdown(wait=wait)
             self._apscheduler = None
 
+    @property
+    def log_id(self) -> str:
+        """The run id of this scheduler's own log lines (a job's run has its own)."""
+        return f"scheduler:{self.runner_id}"
+
     def _fire(self, name: str) -> None:
         if not self.leading.is_set():
             return
-        with self.app.app_context():
+        # APScheduler's threads start with no context of ours.
+        with logs.bound_run(self.log_id), self.app.app_context():
             try:
                 runs.run_job(name, clock.now(), self.runner_id, table=self.table)
             except Exception:  # the run could not even be recorded (database away): next time

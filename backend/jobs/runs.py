@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from models import JobRun, db
 
-from .. import clock
+from .. import clock, logs
 from .schedule import JOBS, Job, find, load
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ def run_job(name: str, now: datetime, runner: str | None = None, *, table: tuple
     db.session.add(record)
     db.session.commit()
     run_id = record.id
+    with logs.bound_run(f"job:{job.name}:{run_id}"):  # the job's own lines and ours name the JobRun
+        return _run(job, run_id, now)
+
+
+def _run(job: Job, run_id: int, now: datetime) -> JobRun:
     began = time.monotonic()
     try:
         summary = _jsonable(load(job)(now))

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from models import SENDABLE_SQL, OutboxMessage, OutboxState, db
 
-from .. import clock
+from .. import clock, logs
 from ..wechat import templates
 from ..wechat.errors import (
     QuotaExceeded,
@@ -379,7 +379,8 @@ class Sender:
         self.wake.set()
 
     def _work(self, n: int, report: SendReport, idle: list[bool], until_idle: bool) -> None:
-        with self.app.app_context():
+        # A thread starts with no context: its lines are named for the sender and the thread.
+        with logs.bound_run(f"outbox:{self.sender_id}/{n}"), self.app.app_context():
             gateway = WeChatGateway.from_app(self.app)
             try:
                 while not self.stopping.is_set():
@@ -429,6 +430,7 @@ class Sender:
         import psycopg
 
         url = self.app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://")
+        logs.run_id.set(f"outbox:{self.sender_id}/listener")  # this thread's own context, for good
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(url, autocommit=True) as connection:

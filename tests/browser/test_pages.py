@@ -1,12 +1,35 @@
-"""What a person sees: the API docs in a browser, and the page a non-WeChat scanner opens."""
+"""What a person sees: the API docs in a browser, and the page a non-WeChat scanner opens —
+under their Content-Security-Policy (backend/security_headers.py): any violation, console error
+or page error fails the test."""
 from __future__ import annotations
 
 import re
 
+import pytest
+
+from tests.browser.test_console import WATCH_VIOLATIONS
 from tests.factories import create_deputy, create_region_tree, create_station
 
 
-def test_api_docs_show_every_route(page, client, live_server):
+@pytest.fixture
+def problems(page):
+    """What went wrong in the page; the test asserts it stays empty."""
+    found: list[str] = []
+
+    def on_console(message):
+        url = message.location.get("url") or ""
+        if message.type not in ("error", "warning") or (
+                message.text.startswith("Failed to load resource") and url.endswith("/favicon.ico")):
+            return
+        found.append(f"console {message.type}: {message.text} at {url}")
+
+    page.add_init_script(WATCH_VIOLATIONS)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    return found
+
+
+def test_api_docs_show_every_route(page, client, live_server, problems):
     document = client.get("/api/openapi.json").get_json()
     expected = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
     outside = []
@@ -22,9 +45,13 @@ def test_api_docs_show_every_route(page, client, live_server):
         shown.add((method, path))
     assert shown == expected
     assert outside == []  # everything the page needs comes from our own server
+    # Opening an operation renders its parameters and schemas: still nothing refused.
+    page.click(".opblock-summary >> nth=0")
+    page.wait_for_selector(".opblock-body", timeout=5_000)
+    assert problems == []
 
 
-def test_scan_landing_page_on_a_phone(page, app, live_server):
+def test_scan_landing_page_on_a_phone(page, app, live_server, problems):
     with app.app_context():
         station = create_station(create_region_tree()["township"], name="递铺街道人大代表联络站", scene="landing01")
         create_deputy(name="王芳", stations=[station])
@@ -39,3 +66,6 @@ def test_scan_landing_page_on_a_phone(page, app, live_server):
     # Nothing is wider than the phone: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert re.search(r"\d{4}-\d{2}-\d{2}", body)  # the next reception day
+    # Its inline style applied under the CSP (by nonce): the header is the brand's red.
+    assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == "rgb(200, 16, 46)"
+    assert problems == []

@@ -17,23 +17,31 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
 
 
+# The sample names of each type of metric: its TYPE line's name, plus a histogram's suffixes
+# (a counter's TYPE line already names it `…_total`).
+SUFFIXES = {"gauge": ("",), "counter": ("",), "histogram": ("_bucket", "_count", "_sum")}
+
+
 def parse(text: str) -> dict[tuple[str, frozenset], float]:
-    """Every sample of the exposition, keyed by name and labels; fails on any malformed line."""
+    """Every sample of the exposition, keyed by name and labels; fails on any malformed line,
+    on a sample without its metric's TYPE and HELP before it, and on a name given twice."""
     assert text.endswith("\n")
-    samples, typed, helped = {}, set(), set()
+    samples, typed, helped = {}, {}, set()
     for line in text.splitlines():
         if line.startswith("# HELP "):
             helped.add(line.split(" ")[2])
             continue
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ")
-            assert kind == "gauge"
-            typed.add(name)
+            assert kind in SUFFIXES and name not in typed, line
+            typed[name] = kind
             continue
         match = SAMPLE.match(line)
         assert match, f"not a sample line: {line!r}"
         name, raw_labels, value = match.groups()
-        assert name in typed and name in helped, f"{name} has no TYPE/HELP before it"
+        family = next((family for family, kind in typed.items() for suffix in SUFFIXES[kind]
+                       if family + suffix == name), None)
+        assert family is not None and family in helped, f"{name} has no TYPE/HELP before it"
         labels = {}
         rest = raw_labels or ""
         while rest:

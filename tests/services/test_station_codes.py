@@ -256,7 +256,9 @@ def test_no_deputies_is_fine():
 
 @pytest.fixture(scope="module")
 def jinja() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.globals["csp_nonce"] = lambda: "test-nonce"  # the app's (backend/security_headers.py)
+    return env
 
 
 def test_landing_page_shows_station_and_how_to_open_in_wechat(jinja):

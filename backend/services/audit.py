@@ -21,7 +21,7 @@ from flask import Flask, Response, g, has_request_context, request
 
 from models import AuditEntry, Role, db
 
-from .. import clock
+from .. import clock, logs
 from ..errors import ServiceUnavailable, error_response
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,12 @@ def role_of(caller) -> str:
 
 
 def _request_fields() -> dict:
+    """Where the request came from, and its id (the one in its log lines and its answer's
+    X-Request-Id header, backend/observability.py), so an entry leads to the logs."""
     if not has_request_context():
         return {}
-    request_id = g.get("request_id") or request.headers.get("X-Request-Id")
-    return {"remote_addr": request.remote_addr, "request_id": (request_id or None) and request_id[:64]}
+    request_id = logs.request_id.get()
+    return {"remote_addr": request.remote_addr, "request_id": request_id[:64] if request_id else None}
 
 
 def record(action: str, *, user_id: int | None, role: str, target_type: str | None = None,

@@ -50,6 +50,7 @@ def test_a_staff_write_is_kept_with_its_change(app, client, world):
     assert (entry.target_type, entry.target_id) == ("issue", no)
     assert entry.detail == {"method": "POST", "args": {"no": no}, "fields": ["deputy_id"]}
     assert entry.remote_addr == "127.0.0.1"
+    assert entry.request_id == assigned.headers["X-Request-Id"]
     # A resident's and a deputy's writes are not staff actions (the issue's timeline has them).
     assert entries(app, action="issues.submit") == [] and len(entries(app)) == 1 + _sign_ins(app)
 

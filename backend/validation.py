@@ -96,7 +96,31 @@ def fields_from(exc: ValidationError) -> dict[str, str]:
     return fields
 
 
+def _nul_fields(data: Any, path: str = "") -> list[str]:
+    """Where the input holds a NUL character: PostgreSQL's text cannot store one, and a query
+    naming one fails in the driver, so such input is refused here as bad input."""
+    if isinstance(data, str):
+        return [path or "_body"] if "\x00" in data else []
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += [where] if "\x00" in str(key) else _nul_fields(value, where)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _nul_fields(value, f"{path}.{index}" if path else str(index))
+    return found
+
+
+def _refuse_nul(data: Any) -> None:
+    nul = _nul_fields(data)
+    if nul:
+        raise InvalidInput({where: "不能包含空字符" for where in nul})
+
+
 def validate(model: type[M], data: Any) -> M:
+    """`data` as `model`. :raise 400 invalid_input: each bad field in `details.fields`."""
+    _refuse_nul(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

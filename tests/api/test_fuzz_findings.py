@@ -8,7 +8,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from backend import clock
-from models import Issue, IssueStatus, StaffRole, User, db
+from models import Category, Issue, IssueStatus, StaffRole, User, db
 from tests.factories import (
     auth,
     bind_deputy_user,
@@ -87,3 +87,49 @@ def test_text_holding_a_nul_character_is_bad_input_not_a_500(client, app, world)
 def test_a_nul_character_in_the_path_names_nothing(client, world, path):
     response = client.get(path, headers=auth(world["admin_token"]))
     assert response.status_code == 404, response.get_json()
+
+
+def test_a_repeated_check_in_answers_a_documented_200(client, world):
+    headers = auth(world["deputy_token"])
+    first = client.post("/api/v1/deputy/check-ins", json={"scene": "fz01"}, headers=headers)
+    again = client.post("/api/v1/deputy/check-ins", json={"scene": "fz01"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    conforms(client, "POST", "/api/v1/deputy/check-ins", first)
+    conforms(client, "POST", "/api/v1/deputy/check-ins", again)
+
+
+def test_an_empty_filter_is_documented_as_allowed(client, world):
+    # A filter form sends `?to=` for "any"; the document said `to` must be a date.
+    response = client.get("/api/v1/manage/issues?to=&station=", headers=auth(world["admin_token"]))
+    assert response.status_code == 200
+    conforms(client, "GET", "/api/v1/manage/issues", response)
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    queue = {p["name"]: p.get("allowEmptyValue") for p in paths["/api/v1/manage/issues"]["get"]["parameters"]}
+    assert queue["to"] is queue["station"] is queue["page"] is True
+    # Elsewhere an empty value is a value, and refused where it does not fit.
+    mine = {p["name"]: p.get("allowEmptyValue") for p in paths["/api/v1/issues/mine"]["get"]["parameters"]}
+    assert mine == {"page": None, "per_page": None}
+
+
+@pytest.mark.parametrize("method,path,template", [
+    ("GET", "/api/v1/manage/calendar/0", "/api/v1/manage/calendar/{year}"),
+    ("DELETE", "/api/v1/manage/calendar/overrides/0", "/api/v1/manage/calendar/overrides/{day}"),
+])
+def test_a_malformed_date_in_the_path_is_a_documented_400(client, world, method, path, template):
+    response = client.open(path, method=method, headers=auth(world["admin_token"]))
+    assert response.status_code == 400
+    conforms(client, method, template, response)
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"is_active": 0}, "is_active"), ({"sort_order": "3"}, "sort_order"), ({"sort_order": 3.0}, "sort_order"),
+])
+def test_json_values_of_another_type_are_refused_not_coerced(client, app, world, body, field):
+    # The document says boolean and integer; pydantic's lax mode took 0 for false and "3" for 3.
+    with app.app_context():
+        category_id = db.session.scalar(db.select(Category.id).limit(1))
+    response = client.put(f"/api/v1/manage/categories/{category_id}", json=body, headers=auth(world["admin_token"]))
+    assert response.status_code == 400, response.get_json()
+    assert set(response.get_json()["error"]["details"]["fields"]) == {field}
+    with app.app_context():
+        assert db.session.get(Category, category_id).is_active is True

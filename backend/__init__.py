@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter, ValidationError
 
 from config import PROJECT_ROOT, load_config
 
@@ -23,6 +23,25 @@ class RowIdConverter(IntegerConverter):
         return number if number <= MAX_ROW_ID else 0
 
 
+class _NoNul:
+    """A text segment holding a NUL character (`%00`) names nothing: the route does not match and
+    the answer is 404. Let through, it would fail in PostgreSQL, which cannot compare text
+    with NUL, and in file paths: a 500 either way."""
+
+    def to_python(self, value: str) -> str:
+        if "\x00" in value:
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class TextConverter(_NoNul, UnicodeConverter):
+    """`<name>` and `<string:name>`: any text without a slash or a NUL."""
+
+
+class TextPathConverter(_NoNul, PathConverter):
+    """`<path:name>`: any text without a NUL."""
+
+
 def create_app(**overrides) -> Flask:
     """Build the app from the environment's settings, then `overrides` (tests pass these)."""
     app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
@@ -39,6 +58,8 @@ def create_app(**overrides) -> Flask:
     app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
     app.json.sort_keys = False
     app.url_map.converters["int"] = RowIdConverter
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
+    app.url_map.converters["path"] = TextPathConverter
     if app.config.get("CLOCK_START"):
         from datetime import datetime
 

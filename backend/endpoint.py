@@ -44,6 +44,9 @@ class Operation:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    # Other statuses the view answers with the same response (status → when), returned as
+    # `(response, status)`: e.g. 200 for a repeated create that returns the first one.
+    other_statuses: dict[int, str] = field(default_factory=dict)
     # None: public; a set: the caller must hold one of these roles (empty set: any signed-in user).
     roles: frozenset[Role] | None = None
     errors: list[str] = field(default_factory=list)
@@ -66,7 +69,8 @@ class ApiBlueprint(Blueprint):
         self.tag = tag
 
     def operation(self, method: str, rule: str, *, body=None, query=None, response=None,
-                  status: int = 200, roles=None, auth: bool = False, errors=(), produces=None,
+                  status: int = 200, other_statuses: dict[int, str] | None = None, roles=None,
+                  auth: bool = False, errors=(), produces=None,
                   idempotent: bool = False, multipart: dict[str, FilePart] | None = None,
                   prefetch: Callable[[int], str] | None = None):
         if body is not None and multipart is not None:
@@ -81,6 +85,7 @@ class ApiBlueprint(Blueprint):
             op = Operation(
                 method=method, summary=summary.strip(), description=description.strip(),
                 tags=[self.tag], body=body, query=query, response=response, status=status,
+                other_statuses=dict(other_statuses or {}),
                 roles=role_set, errors=list(errors), produces=produces, idempotent=idempotent,
                 multipart=dict(multipart) if multipart is not None else None, prefetch=prefetch,
             )

@@ -20,6 +20,7 @@ from flask import (
 from pydantic.json_schema import models_json_schema
 
 from .endpoint import FilePart, Operation
+from .validation import FilterQuery
 
 docs = Blueprint("docs", __name__)
 
@@ -119,8 +120,11 @@ def build_openapi(app: Flask) -> dict:
         if op.query is not None:
             qschema = op.query.model_json_schema(ref_template=_REF)
             required = set(qschema.get("required", []))
+            # A filter form submits its empty fields too, and the filter reads an empty one as absent.
+            blank_absent = issubclass(op.query, FilterQuery)
             for name, prop in qschema.get("properties", {}).items():
-                params.append({"name": name, "in": "query", "required": name in required,
+                blank = {"allowEmptyValue": True} if blank_absent and name not in required else {}
+                params.append({"name": name, "in": "query", "required": name in required, **blank,
                                "schema": prop, **({"description": prop["description"]} if "description" in prop else {})})
         if op.idempotent:
             params.append({"name": "Idempotency-Key", "in": "header", "required": False,
@@ -142,6 +146,8 @@ def build_openapi(app: Flask) -> dict:
                 media: {"schema": {"type": "string", "format": "binary"}} for media in op.produces}}
         else:
             responses[str(op.status)] = {"description": "成功"}
+        for other, when in op.other_statuses.items():
+            responses[str(other)] = {**responses[str(op.status)], "description": when}
         codes = list(op.errors)
         if op.body is not None or op.query is not None or op.multipart is not None:
             codes.append("invalid_input")

@@ -38,7 +38,7 @@ def check_in_out(row: CheckIn, station: Station) -> CheckInOut:
 
 
 @bp.post("/deputy/check-ins", body=CheckInIn, response=CheckInOut, status=201, roles={Role.deputy},
-         errors=["station_not_found"])
+         other_statuses={200: "当天已在该站签到：返回第一次的签到"}, errors=["station_not_found"])
 def check_in(caller: Caller, body: CheckInIn):
     """进站签到：到达联络站后扫描站点二维码
 

@@ -19,7 +19,7 @@ def healthz():
     return HealthOut(status="ok")
 
 
-@bp.get("/readyz", response=ReadyOut)
+@bp.get("/readyz", response=ReadyOut, other_statuses={503: "未就绪：数据库（或已配置的 Redis）不可用"})
 def readyz():
     """可以接收请求：数据库可用（配置了 Redis 时 Redis 也可用）；否则 503"""
     checks = {"database": "ok", "redis": "not_configured"}

@@ -151,7 +151,7 @@ def _day(day: date) -> CalendarDayOut:
                                                 override=detail))
 
 
-@bp.get("/manage/calendar/<year>", response=CalendarYearOut, roles=ADMIN)
+@bp.get("/manage/calendar/<year>", response=CalendarYearOut, roles=ADMIN, errors=["invalid_input"])
 def calendar_year(caller: Caller, year: str):
     """某年的工作日调整（节假日、调休）
 
@@ -181,7 +181,7 @@ def set_override(caller: Caller, day: str, body: CalendarOverrideIn):
     return _day(parsed)
 
 
-@bp.delete("/manage/calendar/overrides/<day>", response=CalendarDayOut, roles=ADMIN)
+@bp.delete("/manage/calendar/overrides/<day>", response=CalendarDayOut, roles=ADMIN, errors=["invalid_input"])
 def remove_override(caller: Caller, day: str):
     """删除某日的调整，恢复按内置数据（或周一至周五）计算；没有调整时不做改动"""
     parsed = _path_date(day)

@@ -83,6 +83,10 @@ DEFAULT_REVIEW_WORDS = ("示威",)
 # msgSecCheck v2 limits: "文本字数的上限为2500字"; scene 1 资料, 2 评论, 3 论坛, 4 社交日志.
 MSG_SEC_CHECK_MAX_CHARS = 2500
 _SEC_SCENES = (1, 2, 3, 4)
+# wx.login codes are 32 characters, and WeChat's openids 28, unionids 29. The fake's ids are
+# `fake-<code>` and `fake-union-<code>`: a code of at most 48 keeps them within 64 characters,
+# like WeChat's; a longer one is refused as WeChat refuses a code it never issued (40029).
+MAX_LOGIN_CODE_CHARS = 48
 # The labels the fake answers with, from WeChat's list: 100 正常, 20006 违法犯罪, 21000 其他.
 LABEL_NORMAL, LABEL_RISKY, LABEL_REVIEW = 100, 20006, 21000
 
@@ -510,7 +514,7 @@ class FakeWeChat:
         code = query.get("js_code") or ""
         if not code:
             return _error(41008, "missing code")
-        if code == "invalid":
+        if code == "invalid" or len(code) > MAX_LOGIN_CODE_CHARS:
             return _error(40029, "invalid code")
         if code == "used":
             return _error(40163, "code been used")

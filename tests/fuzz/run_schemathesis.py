@@ -65,11 +65,14 @@ class RoleRun:
 
 RUNS = [
     RoleRun("anonymous", None),
-    RoleRun("resident", r"^/api/v1/(?!manage/|deputy/)"),
+    # Not /auth/me: its DELETE ends the account, and the rest of the run would be refused.
+    RoleRun("resident", r"^/api/v1/(?!manage/|deputy/|auth/me$)"),
     # The deputy's run comes before the staff's: a region admin's run may retire that deputy.
     RoleRun("deputy", r"^/api/v1/(deputy/|issues/\{no\}$|auth/me$)"),
     RoleRun("station_manager", r"^/api/v1/manage/"),
     RoleRun("region_admin", r"^/api/v1/manage/"),
+    # Last, with a resident of its own: reading and deleting one's own account.
+    RoleRun("leaving_resident", r"^/api/v1/auth/me$"),
 ]
 
 
@@ -298,7 +301,8 @@ def sign_in(base: str, summary: dict, picks: DemoPicks) -> dict[str, str]:
     deputy = post_json(f"{api}/auth/bind-deputy", {"invite_code": picks.deputy_invite}, deputy_wx)
     if "deputy" not in deputy["user"]["roles"]:
         raise StepFailed(f"bind-deputy gave no deputy role: {deputy['user']}")
-    tokens = {"resident": resident, "deputy": deputy["token"]}
+    leaving = post_json(f"{api}/auth/wx-login", {"code": "fuzz-leaving"})["token"]
+    tokens = {"resident": resident, "deputy": deputy["token"], "leaving_resident": leaving}
     for role, account in (("station_manager", picks.manager), ("region_admin", picks.admin)):
         answer = post_json(f"{api}/manage/login", {"username": account["username"], "password": account["password"]})
         if role not in answer["user"]["roles"]:

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from models import IdempotencyRecord, Issue, db
-from tests.faults.conftest import auth, build_world, issue_body
 from tests.faults.servers import wait_for
+from tests.faults.world import auth, build_world, issue_body
 
 pytestmark = pytest.mark.postgres
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from models import WeChatAccessToken, db
 
+from . import budget
 from .errors import WeChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,18 @@ class MemoryTokenStore(TokenStore):
         return self._fresh(token, expires_at, None)
 
     def refresh(self, app_id, fetch, stale_token=None):
-        with self._lock:
+        left = budget.remaining()
+        if not self._lock.acquire(timeout=-1 if left is None else max(0.0, left)):
+            raise WeChatUnavailable(None, "timed out waiting for another thread to refresh the token")
+        try:
             current = self._fresh(*self._tokens.get(app_id, (None, None)), stale_token)
             if current:
                 return current
             token, expires_at = self._fetch(fetch, stale_token)
             self._tokens[app_id] = (token, expires_at)
             return token
+        finally:
+            self._lock.release()
 
 
 class RedisTokenStore(TokenStore):
@@ -129,7 +135,9 @@ class RedisTokenStore(TokenStore):
         lock_key = self.key(app_id) + ":lock"
         owner = secrets.token_hex(16)
         # Past this, the holder's lock has expired and we would have taken it: something is wrong.
-        deadline = time.monotonic() + self._lock_seconds * 2
+        # Sooner when the call we fetch for has less time left (budget): a worker waits on another
+        # one's refresh no longer than it would wait on WeChat.
+        deadline = time.monotonic() + budget.capped(self._lock_seconds * 2)
         while True:
             if self._redis.set(lock_key, owner, nx=True, px=int(self._lock_seconds * 1000)):
                 try:
@@ -183,7 +191,7 @@ class DatabaseTokenStore(TokenStore):
 
     def _refresh_postgresql(self, engine, app_id, fetch, stale_token):
         with engine.begin() as conn:
-            conn.execute(text(f"SET LOCAL lock_timeout = '{int(self._lock_seconds * 1000)}ms'"))
+            conn.execute(text(f"SET LOCAL lock_timeout = '{self._wait_ms()}ms'"))
             # If another transaction is inserting the row right now, this waits for it and then
             # does nothing; either way the row exists for the FOR UPDATE below.
             conn.execute(pg_insert(_TABLE).values(app_id=app_id).on_conflict_do_nothing())
@@ -196,7 +204,7 @@ class DatabaseTokenStore(TokenStore):
             # BEGIN IMMEDIATE, which takes the write lock up front so only one process refreshes.
             conn.execution_options(isolation_level="AUTOCOMMIT")
             previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self._lock_seconds * 1000)}")
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {self._wait_ms()}")
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
@@ -209,6 +217,11 @@ class DatabaseTokenStore(TokenStore):
                 return token
             finally:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous)}")
+
+    def _wait_ms(self) -> int:
+        """How long to wait for the row's lock: lock_seconds, or what is left of the call's
+        budget. At least 1 ms: 0 would mean "wait forever" to PostgreSQL."""
+        return max(1, int(budget.capped(self._lock_seconds) * 1000))
 
     def _refresh_locked(self, conn, app_id, fetch, stale_token, query):
         current = self._fresh(*_unpack(conn.execute(query).first()), stale_token)

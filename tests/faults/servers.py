@@ -330,6 +330,14 @@ class Gunicorn:
                 rows.append(Served(int(parts[0].strip("<>")), parts[1], parts[2], int(parts[3]), int(parts[4]) / 1e6))
         return rows
 
+    def wait_served(self, path: str, count: int) -> list[Served]:
+        """The requests to `path` once `count` are in the access log: a worker writes its line
+        just after sending the answer, so the client can be a moment ahead."""
+        def logged():
+            rows = [s for s in self.served() if s.path == path]
+            return rows if len(rows) >= count else None
+        return wait_for(logged, 5, f"{count} requests to {path} in the access log")
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])

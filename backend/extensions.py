@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
 
+from . import redis_guard
+
 log = logging.getLogger(__name__)
 migrate = Migrate()
 
@@ -28,10 +30,9 @@ def init_extensions(app: Flask) -> None:
     _make_sqlite_transactional()
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     url = app.config.get("REDIS_URL")
-    # Short timeouts: Redis is a shared cache and lock service, never a reason to hang a request.
-    app.extensions["redis"] = (
-        redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0) if url else None
-    )
+    # Redis is a shared cache and lock service, never a reason to fail or hang a request:
+    # backend/redis_guard.py.
+    app.extensions["redis"] = redis_guard.connect(url) if url else None
 
 
 def _end_session(_error) -> None:

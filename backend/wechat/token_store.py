@@ -235,6 +235,28 @@ class DatabaseTokenStore(TokenStore):
         return token
 
 
+class FallbackTokenStore(TokenStore):
+    """Redis, and the database while Redis is down: content checks and sign-in's token must not
+    stop with a cache. Both hold tokens from `stable_token`, which hands every caller the same
+    valid token unless forced, so a token fetched for one store does not cut off the other's."""
+
+    def __init__(self, primary: TokenStore, fallback: TokenStore):
+        super().__init__(primary.margin_seconds)
+        self.primary, self.fallback = primary, fallback
+
+    def get(self, app_id):
+        try:
+            return self.primary.get(app_id)
+        except TokenStoreDown:
+            return self.fallback.get(app_id)
+
+    def refresh(self, app_id, fetch, stale_token=None):
+        try:
+            return self.primary.refresh(app_id, fetch, stale_token)
+        except TokenStoreDown:
+            return self.fallback.refresh(app_id, fetch, stale_token)
+
+
 class RememberedTokenStore(TokenStore):
     """A shared store with the token it handed out remembered in this process for a little while.
 
@@ -268,22 +290,26 @@ class RememberedTokenStore(TokenStore):
 
 
 def store_for_app(app) -> TokenStore:
-    """Redis when `REDIS_URL` is set, else the database (memory for an in-memory SQLite), each
-    remembered in the process for a while."""
+    """Redis when `REDIS_URL` is set (the database while Redis is down), else the database
+    (memory for an in-memory SQLite), each remembered in the process for a while."""
     margin = float(app.config.get("WECHAT_TOKEN_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS))
     # The holder of the lock spends at most one timed-out fetch in it; leave room for that.
     lock_seconds = 2 * float(app.config.get("WECHAT_TIMEOUT_SECONDS", 5)) + 5
-    if app.config.get("REDIS_URL"):
-        client = app.extensions.get("redis")
-        if client is None:
-            raise RuntimeError("REDIS_URL is set but init_extensions(app) has not run yet")
-        return RememberedTokenStore(RedisTokenStore(client, margin, lock_seconds))
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite" and (
         url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
     ):
-        return MemoryTokenStore(margin)
-    return RememberedTokenStore(DatabaseTokenStore(margin, lock_seconds))
+        database: TokenStore = MemoryTokenStore(margin)
+    else:
+        database = DatabaseTokenStore(margin, lock_seconds)
+    if app.config.get("REDIS_URL"):
+        client = app.extensions.get("redis")
+        if client is None:
+            raise RuntimeError("REDIS_URL is set but init_extensions(app) has not run yet")
+        return RememberedTokenStore(FallbackTokenStore(RedisTokenStore(client, margin, lock_seconds), database))
+    if isinstance(database, MemoryTokenStore):
+        return database
+    return RememberedTokenStore(database)
 
 
 def _select_row(app_id: str):
@@ -296,6 +322,13 @@ def _unpack(row) -> tuple[str | None, float | None]:
     return row.token, row.expires_at.timestamp()
 
 
-def _store_down(exc: BaseException) -> WeChatUnavailable:
+class TokenStoreDown(WeChatUnavailable):
+    """The store itself failed (Redis or the database unreachable): nothing was asked of WeChat."""
+
+    def __init__(self, errmsg: str):
+        super().__init__(None, errmsg, request_sent=False)
+
+
+def _store_down(exc: BaseException) -> TokenStoreDown:
     log.warning("wechat token store failed: %s", type(exc).__name__)
-    return WeChatUnavailable(None, f"access token store unavailable ({type(exc).__name__})")
+    return TokenStoreDown(f"access token store unavailable ({type(exc).__name__})")

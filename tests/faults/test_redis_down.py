@@ -55,8 +55,10 @@ def test_the_service_answers_without_redis_and_serves_nothing_stale_after(serve,
     else:
         redis_server.stop(save=True)
     try:
-        # Everything answers, from the database.
+        # Everything answers, from the database; still ready for the load balancer.
         assert _deputies(world) == ["张代表", "李代表"]
+        ready = requests.get(world.url("/readyz"), timeout=10)
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "unavailable"}
         resident = world.residents[0]
         for n in range(10):
             response = requests.post(world.url("/api/v1/issues"), json=issue_body(f"无缓存{n}"), headers=auth(resident),

@@ -26,8 +26,11 @@ def readyz():
     try:
         db.session.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 — any failure means "not ready", never a 500
-        db.session.rollback()
         checks["database"] = "unavailable"
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001, S110 — a dropped connection has nothing to roll back
+            pass
     client = get_redis()
     if client is not None:
         try:

@@ -206,14 +206,19 @@ class RedisServer:
 
 # --- the app under gunicorn ----------------------------------------------------------------------
 
-# Loaded by gunicorn (-c): which worker handles which request right now, one file per worker,
-# and each request's time in the worker in the access log.
+# Loaded by gunicorn (-c): the project's own gunicorn.conf.py (request limits, metrics across
+# workers — the app served as in production), then which worker handles which request right now,
+# one file per worker, and each request's time in the worker in an access log.
 _GUNICORN_CONF = '''
 import os
+import runpy
+
+globals().update({name: value for name, value in runpy.run_path(os.environ["FAULTS_PROJECT_CONF"]).items()
+                  if not name.startswith("__")})
 
 _INFLIGHT = os.environ["FAULTS_INFLIGHT_DIR"]
 accesslog = os.environ["FAULTS_ACCESS_LOG"]
-access_log_format = '%(p)s %(m)s %(U)s %(s)s %(D)s'
+access_log_format = "%(p)s %(m)s %(U)s %(s)s %(D)s"
 
 
 def pre_request(worker, req):
@@ -269,8 +274,12 @@ class Gunicorn:
         self.inflight_dir.mkdir(parents=True, exist_ok=True)
         conf = self.root / "gunicorn_conf.py"
         conf.write_text(_GUNICORN_CONF)
+        metrics = self.root / "metrics"
+        metrics.mkdir(exist_ok=True)
         env = dict(self.env, FAULTS_INFLIGHT_DIR=str(self.inflight_dir), FAULTS_ACCESS_LOG=str(self.access_log),
-                   PYTHONDONTWRITEBYTECODE="1")
+                   FAULTS_PROJECT_CONF=str(PROJECT_ROOT / "gunicorn.conf.py"),
+                   # Within the test's directory: the server is killed, never left to clean up.
+                   PROMETHEUS_MULTIPROC_DIR=str(metrics), PYTHONDONTWRITEBYTECODE="1")
         cmd = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", f"127.0.0.1:{self.port}",
                "--workers", str(self.workers), "--threads", str(self.threads),
                "--worker-class", "gthread" if self.threads > 1 else "sync",

@@ -96,7 +96,7 @@ def test_many_submissions_while_wechat_hangs(serve, local_app, wechat):
     no longer than on WeChat itself."""
     server = serve(workers=2)
     build_world(local_app, server.base_url, residents=0)
-    residents = make_residents(local_app, 8, "hang")
+    residents = make_residents(local_app, 6, "hang")
     wechat.expire_tokens()
     wechat.delay(TOKEN, 10, times=20)
     wechat.delay(CHECK, 10, times=20)

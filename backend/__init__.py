@@ -54,6 +54,9 @@ def create_app(**overrides) -> Flask:
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
         connect_args = dict(options.get("connect_args", {}))
         connect_args["options"] = (connect_args.get("options", "") + " -c jit=off").strip()
+        # A database host that does not answer must fail a request within seconds (a 503), not
+        # hang a worker until the operating system gives up on the connection.
+        connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT_SECONDS"])
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
     app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
     app.json.sort_keys = False

@@ -1,7 +1,9 @@
 """One error type, one JSON shape: `{"error": {"code", "message", "details"}}` (API.md).
 
 Domain code raises an `ApiError` subclass; one handler renders it. HTTP errors Werkzeug raises
-itself (unknown path, wrong method, oversized body) are rendered in the same shape.
+itself (unknown path, wrong method, oversized body) are rendered in the same shape, and so is a
+database that cannot serve right now (restarting, unreachable, out of connections): 503
+`service_unavailable`, which the mini-program can retry — not a 500, which says we have a bug.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -97,12 +100,54 @@ class WeChatUnavailableError(ApiError):
     status, code, message = 503, "wechat_unavailable", "微信服务暂时不可用，请稍后再试"
 
 
-class ServiceUnavailable(ApiError):
-    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
-
-
 class InternalError(ApiError):
     status, code, message = 500, "internal_error", "服务器开小差了，请稍后再试"
+
+
+class ServiceUnavailable(ApiError):
+    """What the answer needs cannot be had right now (the database, the audit log); asking again
+    in a few seconds may work."""
+
+    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
+
+    def __init__(self):
+        # A restarting PostgreSQL is back within seconds (docs/architecture.md, "When things fail").
+        super().__init__(headers={"Retry-After": "5"})
+
+
+# What SQLite says when it is busy rather than wrong: its other OperationalErrors (no such table,
+# a syntax error) are bugs.
+_SQLITE_BUSY = ("database is locked", "database table is locked", "unable to open database file",
+                "disk I/O error")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot serve now, as opposed to a bug in a statement:
+    no connection (refused, timed out, the server shutting down or starting up), a connection
+    lost mid-request, no free connection in the pool, or PostgreSQL giving up on a statement
+    (cancelled, lock or deadlock timeout, out of resources) — all of psycopg's OperationalError."""
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.OperationalError):
+        module = type(error.orig).__module__
+        if module.startswith("sqlite3"):
+            return any(text in str(error.orig) for text in _SQLITE_BUSY)
+        return True
+    return False
+
+
+def database_error(error: sa_exc.SQLAlchemyError) -> ApiError:
+    """The answer to a database error: 503 when the database is unavailable, else a logged bug."""
+    if database_unavailable(error):
+        # One line, not a traceback: an outage raises this on every request until it ends.
+        log.warning("database unavailable: %s: %s", type(error).__name__, str(error).splitlines()[0][:300])
+        return ServiceUnavailable()
+    log.exception("database error")
+    return InternalError()
 
 
 # Werkzeug's own HTTP errors, in API.md's words.
@@ -145,6 +190,10 @@ def register_error_handlers(app: Flask) -> None:
             generic.status, generic.code = error.code, "invalid_input"
             return error_response(generic)
         return error_response(InternalError())
+
+    @app.errorhandler(sa_exc.SQLAlchemyError)
+    def _database_error(error: sa_exc.SQLAlchemyError):
+        return error_response(database_error(error))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -10,8 +10,11 @@ from flask import Flask, current_app
 from flask_migrate import Migrate
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
+
+from . import redis_guard
 
 log = logging.getLogger(__name__)
 migrate = Migrate()
@@ -21,13 +24,30 @@ __all__ = ["db", "get_redis", "init_extensions", "migrate"]
 
 def init_extensions(app: Flask) -> None:
     db.init_app(app)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them last
+    # registered first) and leaves that one nothing to do.
+    app.teardown_appcontext(_end_session)
     _make_sqlite_transactional()
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     url = app.config.get("REDIS_URL")
-    # Short timeouts: Redis is a shared cache and lock service, never a reason to hang a request.
-    app.extensions["redis"] = (
-        redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0) if url else None
-    )
+    # Redis is a shared cache and lock service, never a reason to fail or hang a request:
+    # backend/redis_guard.py.
+    app.extensions["redis"] = redis_guard.connect(url) if url else None
+
+
+def _end_session(_error) -> None:
+    """End the request's session without letting a dead connection turn its answer into a 500.
+
+    Closing a session rolls back its open transaction; when the database dropped the connection
+    meanwhile (a restart, a crash), that ROLLBACK raises — after the answer was made, in Flask's
+    teardown, where no error handler runs. The connection is already invalidated by then (the
+    pool replaces it), and a transaction on a closed connection is over anyway.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as exc:
+        log.warning("request's database session ended with an error: %s", type(exc).__name__)
+        db.session.registry.clear()
 
 
 _sqlite_hooked = False

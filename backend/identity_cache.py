@@ -22,6 +22,7 @@ from . import clock, tagged_cache
 
 MAX_AGE = timedelta(minutes=10)
 EVERYONE = "caller:gen"
+tagged_cache.register_global(EVERYONE)
 
 
 def user_gen(user_id: int) -> str:

@@ -12,6 +12,11 @@ current generations and the value in one MGET: any difference is a miss. So
   random value, so a counter that expired or was flushed cannot restart into an old stamp.
 
 Redis unset or failing means no cache, never an error: callers compute from the database.
+A change committed while Redis is unreachable cannot bump its generations, and a Redis that
+kept its data through the outage would serve what the change spoiled. So every cached value
+depends on at least one *global* generation (`register_global`; those of ProcessMemos count),
+and when Redis answers again after a process found it down, that process bumps them all before
+using it (`backend/redis_guard.py`): every value from before the outage is retired.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import redis_guard
 from .extensions import db, get_redis
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ GEN_TTL_SECONDS = 7 * 24 * 3600
 # The generations ProcessMemos stand on (insertion-ordered set), and where a request keeps
 # those it has read.
 _memo_gen_keys: dict[str, None] = {}
+# Generations that, bumped all at once, retire every cached value (see the module docstring).
+_global_gen_keys: dict[str, None] = {}
 _SEEN_GENERATIONS = "tagged_cache_generations"
 _SEPARATOR = b"|"
 
@@ -202,16 +210,37 @@ def bump(gen_keys: Iterable[str]) -> None:
     if client is None or not keys:
         return
     try:
-        with client.pipeline(transaction=False) as pipe:
-            for gen_key in keys:
-                pipe.set(gen_key, _fresh_start(), nx=True)
-                pipe.incr(gen_key)
-                pipe.expire(gen_key, GEN_TTL_SECONDS)
-            pipe.execute()
+        _bump_with(client, keys)
     except redis.RedisError as exc:
-        # Values already stored stay until their own TTL: every user of this module keeps
-        # that short (MAX_AGE) for exactly this case.
+        # Redis's recovery retires everything (redis_guard), and values stay at most their own
+        # TTL (MAX_AGE) should that fail too.
         log.warning("cache generations not bumped (%s): %s", ", ".join(keys), exc)
+
+
+def _bump_with(client: redis.Redis, keys: Sequence[str]) -> None:
+    with client.pipeline(transaction=False) as pipe:
+        for gen_key in keys:
+            pipe.set(gen_key, _fresh_start(), nx=True)
+            pipe.incr(gen_key)
+            pipe.expire(gen_key, GEN_TTL_SECONDS)
+        pipe.execute()
+
+
+def register_global(*gen_keys: str) -> None:
+    """Name generations that cached values depend on as a whole ("every caller", "everything
+    shown"): every value must depend on at least one of them, or on a ProcessMemo's."""
+    _global_gen_keys.update(dict.fromkeys(gen_keys))
+
+
+def _retire_everything(client: redis.Redis) -> None:
+    """Redis answers again after this process found it down: changes made meanwhile may not have
+    bumped their generations, so bump every global one (raises if Redis fails again)."""
+    keys = list(dict.fromkeys([*_global_gen_keys, *_memo_gen_keys]))
+    _bump_with(client, keys)
+    log.info("cache generations bumped after Redis came back: %s", ", ".join(keys))
+
+
+redis_guard.on_recovery(_retire_everything)
 
 
 class ProcessMemo:

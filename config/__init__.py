@@ -66,8 +66,12 @@ def load_config(**overrides) -> dict:
         "SECRET_KEY": _env("SECRET_KEY", "dev-only-secret-change-me"),
         "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
         # hide_parameters: a statement's values (residents' words, names) stay out of exception
-        # texts, hence out of logged tracebacks, and out of SQL echo.
+        # texts, hence out of logged tracebacks, and out of SQL echo. pool_pre_ping: a connection
+        # the database dropped (a restart) is replaced when it is taken from the pool, so the
+        # first request after the database is back succeeds.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # Seconds to wait for a PostgreSQL connection (libpq's connect_timeout, at least 2).
+        "DATABASE_CONNECT_TIMEOUT_SECONDS": _env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5),
         "REDIS_URL": _env("REDIS_URL"),
         # Sign-in
         "TOKEN_TTL_SECONDS": _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600),

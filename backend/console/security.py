@@ -32,13 +32,14 @@ from flask import (
     session,
     url_for,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 
 from models import Role, db
 
 from ..auth import Caller, identify
-from ..errors import ApiError, NotFound, Unauthorized, error_response
+from ..errors import ApiError, NotFound, Unauthorized, database_error, error_response
 from . import bp
 from .forms import error_text
 
@@ -153,12 +154,16 @@ def _headers(response):
 
 
 def _api_error_page(error: ApiError):
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass  # the database went away: there is nothing left to roll back
     return render_template("console/error.html", title=_TITLES.get(error.status, "出错了"),
                            message=error_text(error)), error.status
 
 
-_TITLES = {400: "请求有误", 403: "没有权限", 404: "未找到", 405: "不支持的操作", 409: "状态已变化", 413: "文件过大"}
+_TITLES = {400: "请求有误", 403: "没有权限", 404: "未找到", 405: "不支持的操作", 409: "状态已变化", 413: "文件过大",
+           503: "暂时无法访问"}
 
 
 def _http_error_page(error: HTTPException):
@@ -186,4 +191,6 @@ bp.before_request(_before)
 bp.after_app_request(_headers)
 bp.register_error_handler(ApiError, _api_error_page)
 bp.register_error_handler(HTTPException, _http_error_page)
+# A database restarting or unreachable: a page saying so (503), as the API answers.
+bp.register_error_handler(SQLAlchemyError, lambda error: _api_error_page(database_error(error)))
 bp.app_context_processor(lambda: {"csrf_token": csrf_token, "staff": g.get("staff")})

@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import AuditEntry, Role, db
 
@@ -133,7 +134,10 @@ def write_views(response: Response) -> Response:
             record(**view)
         db.session.commit()
     except Exception:  # whatever failed, the data must not go out unrecorded
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:  # the database went away: raising here would make the 503 a 500
+            pass
         log.exception("audit: could not record %d views of personal data; answer withheld", len(pending))
         return error_response(ServiceUnavailable())
     return response

@@ -30,6 +30,7 @@ from .. import clock, identity_cache, tagged_cache
 from ..auth import Caller
 
 EVERYTHING = "issues:gen"
+tagged_cache.register_global(EVERYTHING)
 MAX_AGE = timedelta(minutes=10)
 _SHOWN_REFERENCE = (Station, Deputy, Category, CalendarOverride, CalendarYear)
 

@@ -78,6 +78,7 @@ from .issue_queue import current_due_column
 S = IssueStatus
 # Bumped after every commit of roll-up rows: what was read from them (the dashboard) is stale.
 GENERATION_KEY = "rollup:gen"
+tagged_cache.register_global(GENERATION_KEY)
 # Yesterday and the seven days before it are recomputed whole every night.
 FULL_DAYS = 8
 # Older days are refreshed when their issues moved within this window (a week of downtime).

@@ -42,6 +42,7 @@ SOURCES = (Station, StationMembership, Deputy, DeputySeat, TopicGroup, Region, R
            ReceptionDayChange, DutyRoster, DutyAssignment)
 
 GENERATION_KEY = "scan:gen"
+tagged_cache.register_global(GENERATION_KEY)
 # A bound on staleness for changes made outside the ORM (hand-written SQL, another tool).
 MAX_AGE = timedelta(minutes=10)
 

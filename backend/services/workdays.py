@@ -125,6 +125,7 @@ def load_calendar() -> Calendar:
 
 
 GENERATION = "calendar:gen"
+tagged_cache.register_global(GENERATION)
 _process_copy = tagged_cache.ProcessMemo(GENERATION)
 
 

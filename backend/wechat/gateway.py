@@ -4,7 +4,9 @@ wechatpy 1.8.18 as shipped would fetch tokens from the legacy `cgi-bin/token` (e
 off the token other workers hold) without a timeout and from a hard-coded host, keep them per
 process, fetch one even for jscode2session, and retry a refused token by recursing without end.
 Here tokens come from `stable_token` through a store shared by all processes, every request has
-a timeout, and a refused token is refreshed and retried exactly once.
+a timeout, and a refused token is refreshed and retried exactly once. The timeout bounds the
+whole call — waiting for a token, fetching one, the retry (`budget`) — so a web worker waits on
+WeChat at most WECHAT_TIMEOUT_SECONDS per call, however WeChat misbehaves.
 
 A failure without a WeChat answer says whether the request may have reached WeChat
 (`WeChatUnavailable.request_sent`): only a call that could not have gone out may be repeated by
@@ -24,12 +26,15 @@ from wechatpy import WeChatClient
 from wechatpy.client.api.base import BaseWeChatAPI
 from wechatpy.exceptions import WeChatClientException
 
+from . import budget
 from .errors import TOKEN_REFUSED, WeChatError, WeChatUnavailable, error_for
 from .token_store import TokenStore, store_for_app
 
 log = logging.getLogger(__name__)
 
 _WECHAT_BASE = "https://api.weixin.qq.com/"
+# Below this much time left a request is not worth starting: WeChat answers in ~0.1-0.3 s.
+_LEAST_TIMEOUT = 0.05
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,10 @@ class WeChatGateway:
         return result["access_token"], float(result.get("expires_in", 7200))
 
     def _call(self, method, path, *, params=None, payload=None, with_token=True, want_bytes=False):
+        with budget.within(self.timeout_seconds):
+            return self._call_within_budget(method, path, params, payload, with_token, want_bytes)
+
+    def _call_within_budget(self, method, path, params, payload, with_token, want_bytes):
         if not with_token:
             return self._send(method, path, params, None, payload, want_bytes)
         token = self._token_for(path, self.access_token)
@@ -191,13 +200,18 @@ class WeChatGateway:
                                     request_sent=False) from None
 
     def _send(self, method, path, params, token, payload, want_bytes):
+        timeout = budget.capped(self.timeout_seconds)
+        if timeout < _LEAST_TIMEOUT:
+            # The call's time went on its token (waiting, fetching, a refusal): nothing was sent.
+            raise self._failed(path, None, "no time left for the request", cls=WeChatUnavailable,
+                               request_sent=False)
         query = dict(params or {})
         if token is not None:
             query["access_token"] = token
         # wechatpy adds an access token to every dict of params (fetching one if needed); it
         # leaves a list of pairs alone, which is how token-free calls stay token-free.
         kwargs = {"params": query if token is not None else list(query.items()),
-                  "api_base_url": self.api_base}
+                  "api_base_url": self.api_base, "timeout": timeout}
         if payload is not None:
             kwargs["data"] = payload  # wechatpy encodes dicts as UTF-8 JSON, Chinese kept as is
             kwargs["headers"] = {"Content-Type": "application/json"}

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from models import WeChatAccessToken, db
 
+from . import budget
 from .errors import WeChatUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,18 @@ class MemoryTokenStore(TokenStore):
         return self._fresh(token, expires_at, None)
 
     def refresh(self, app_id, fetch, stale_token=None):
-        with self._lock:
+        left = budget.remaining()
+        if not self._lock.acquire(timeout=-1 if left is None else max(0.0, left)):
+            raise WeChatUnavailable(None, "timed out waiting for another thread to refresh the token")
+        try:
             current = self._fresh(*self._tokens.get(app_id, (None, None)), stale_token)
             if current:
                 return current
             token, expires_at = self._fetch(fetch, stale_token)
             self._tokens[app_id] = (token, expires_at)
             return token
+        finally:
+            self._lock.release()
 
 
 class RedisTokenStore(TokenStore):
@@ -129,7 +135,9 @@ class RedisTokenStore(TokenStore):
         lock_key = self.key(app_id) + ":lock"
         owner = secrets.token_hex(16)
         # Past this, the holder's lock has expired and we would have taken it: something is wrong.
-        deadline = time.monotonic() + self._lock_seconds * 2
+        # Sooner when the call we fetch for has less time left (budget): a worker waits on another
+        # one's refresh no longer than it would wait on WeChat.
+        deadline = time.monotonic() + budget.capped(self._lock_seconds * 2)
         while True:
             if self._redis.set(lock_key, owner, nx=True, px=int(self._lock_seconds * 1000)):
                 try:
@@ -183,7 +191,7 @@ class DatabaseTokenStore(TokenStore):
 
     def _refresh_postgresql(self, engine, app_id, fetch, stale_token):
         with engine.begin() as conn:
-            conn.execute(text(f"SET LOCAL lock_timeout = '{int(self._lock_seconds * 1000)}ms'"))
+            conn.execute(text(f"SET LOCAL lock_timeout = '{self._wait_ms()}ms'"))
             # If another transaction is inserting the row right now, this waits for it and then
             # does nothing; either way the row exists for the FOR UPDATE below.
             conn.execute(pg_insert(_TABLE).values(app_id=app_id).on_conflict_do_nothing())
@@ -196,7 +204,7 @@ class DatabaseTokenStore(TokenStore):
             # BEGIN IMMEDIATE, which takes the write lock up front so only one process refreshes.
             conn.execution_options(isolation_level="AUTOCOMMIT")
             previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(self._lock_seconds * 1000)}")
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {self._wait_ms()}")
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
@@ -210,6 +218,11 @@ class DatabaseTokenStore(TokenStore):
             finally:
                 conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(previous)}")
 
+    def _wait_ms(self) -> int:
+        """How long to wait for the row's lock: lock_seconds, or what is left of the call's
+        budget. At least 1 ms: 0 would mean "wait forever" to PostgreSQL."""
+        return max(1, int(budget.capped(self._lock_seconds) * 1000))
+
     def _refresh_locked(self, conn, app_id, fetch, stale_token, query):
         current = self._fresh(*_unpack(conn.execute(query).first()), stale_token)
         if current:
@@ -220,6 +233,28 @@ class DatabaseTokenStore(TokenStore):
             .values(token=token, expires_at=datetime.fromtimestamp(expires_at, UTC))
         )
         return token
+
+
+class FallbackTokenStore(TokenStore):
+    """Redis, and the database while Redis is down: content checks and sign-in's token must not
+    stop with a cache. Both hold tokens from `stable_token`, which hands every caller the same
+    valid token unless forced, so a token fetched for one store does not cut off the other's."""
+
+    def __init__(self, primary: TokenStore, fallback: TokenStore):
+        super().__init__(primary.margin_seconds)
+        self.primary, self.fallback = primary, fallback
+
+    def get(self, app_id):
+        try:
+            return self.primary.get(app_id)
+        except TokenStoreDown:
+            return self.fallback.get(app_id)
+
+    def refresh(self, app_id, fetch, stale_token=None):
+        try:
+            return self.primary.refresh(app_id, fetch, stale_token)
+        except TokenStoreDown:
+            return self.fallback.refresh(app_id, fetch, stale_token)
 
 
 class RememberedTokenStore(TokenStore):
@@ -255,22 +290,26 @@ class RememberedTokenStore(TokenStore):
 
 
 def store_for_app(app) -> TokenStore:
-    """Redis when `REDIS_URL` is set, else the database (memory for an in-memory SQLite), each
-    remembered in the process for a while."""
+    """Redis when `REDIS_URL` is set (the database while Redis is down), else the database
+    (memory for an in-memory SQLite), each remembered in the process for a while."""
     margin = float(app.config.get("WECHAT_TOKEN_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS))
     # The holder of the lock spends at most one timed-out fetch in it; leave room for that.
     lock_seconds = 2 * float(app.config.get("WECHAT_TIMEOUT_SECONDS", 5)) + 5
-    if app.config.get("REDIS_URL"):
-        client = app.extensions.get("redis")
-        if client is None:
-            raise RuntimeError("REDIS_URL is set but init_extensions(app) has not run yet")
-        return RememberedTokenStore(RedisTokenStore(client, margin, lock_seconds))
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite" and (
         url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
     ):
-        return MemoryTokenStore(margin)
-    return RememberedTokenStore(DatabaseTokenStore(margin, lock_seconds))
+        database: TokenStore = MemoryTokenStore(margin)
+    else:
+        database = DatabaseTokenStore(margin, lock_seconds)
+    if app.config.get("REDIS_URL"):
+        client = app.extensions.get("redis")
+        if client is None:
+            raise RuntimeError("REDIS_URL is set but init_extensions(app) has not run yet")
+        return RememberedTokenStore(FallbackTokenStore(RedisTokenStore(client, margin, lock_seconds), database))
+    if isinstance(database, MemoryTokenStore):
+        return database
+    return RememberedTokenStore(database)
 
 
 def _select_row(app_id: str):
@@ -283,6 +322,13 @@ def _unpack(row) -> tuple[str | None, float | None]:
     return row.token, row.expires_at.timestamp()
 
 
-def _store_down(exc: BaseException) -> WeChatUnavailable:
+class TokenStoreDown(WeChatUnavailable):
+    """The store itself failed (Redis or the database unreachable): nothing was asked of WeChat."""
+
+    def __init__(self, errmsg: str):
+        super().__init__(None, errmsg, request_sent=False)
+
+
+def _store_down(exc: BaseException) -> TokenStoreDown:
     log.warning("wechat token store failed: %s", type(exc).__name__)
-    return WeChatUnavailable(None, f"access token store unavailable ({type(exc).__name__})")
+    return TokenStoreDown(f"access token store unavailable ({type(exc).__name__})")

@@ -122,7 +122,7 @@ def test_a_failure_at_the_commit_gives_the_slot_back(app, client, limiter, monke
 
     monkeypatch.setattr(db.session, "commit", commit_failing_once)
     monkeypatch.setitem(app.config, "UPLOAD_MAX_PER_HOUR", 1)
-    assert post_image(client, token).status_code == 500
+    assert post_image(client, token).status_code == 503  # service_unavailable: the database went away
     assert not failing[0] and upload_count(app) == 0 and stored_files(tmp_path) == 0
     assert post_image(client, token).status_code == 201
     assert post_image(client, token).status_code == 429

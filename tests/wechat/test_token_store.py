@@ -18,6 +18,7 @@ import pytest
 from backend.wechat.errors import WeChatUnavailable
 from backend.wechat.token_store import (
     DatabaseTokenStore,
+    FallbackTokenStore,
     MemoryTokenStore,
     RedisTokenStore,
     RememberedTokenStore,
@@ -55,11 +56,35 @@ def store_app(store_overrides, fake):
 def test_each_configuration_gets_its_store(store_app, tmp_path):
     from .conftest import build_app
 
-    expected = RedisTokenStore if store_app.config["REDIS_URL"] else DatabaseTokenStore
     store = store_app.extensions["wechat"].token_store
-    assert type(store) is RememberedTokenStore and type(store.shared) is expected
+    assert type(store) is RememberedTokenStore
+    if store_app.config["REDIS_URL"]:
+        # Redis, and the database while Redis is down.
+        assert type(store.shared) is FallbackTokenStore
+        assert type(store.shared.primary) is RedisTokenStore and type(store.shared.fallback) is DatabaseTokenStore
+    else:
+        assert type(store.shared) is DatabaseTokenStore
     memory = build_app(SQLALCHEMY_DATABASE_URI="sqlite://", MIGRATIONS_DIR=str(tmp_path))
     assert type(memory.extensions["wechat"].token_store) is MemoryTokenStore
+
+
+def test_with_redis_down_the_token_is_kept_in_the_database(sqlite_overrides, fake):
+    """Content checks and sign-in go on without Redis: the token store falls back to the database."""
+    from models import WeChatAccessToken, db
+
+    from .conftest import build_app, fake_overrides
+
+    app = build_app(**sqlite_overrides, **fake_overrides(fake, REDIS_URL="redis://127.0.0.1:1/0"))
+    with app.app_context():
+        store = app.extensions["wechat"].token_store.shared
+        fetch = Fetcher()
+        assert store.get(fake.app_id) is None
+        assert store.refresh(fake.app_id, fetch) == "token-1"
+        assert store.get(fake.app_id) == "token-1" and fetch.calls == [False]
+        assert db.session.get(WeChatAccessToken, fake.app_id).token == "token-1"
+        # And the gateway's calls get it: a content check is made, not given up.
+        assert app.extensions["wechat"].post_json("wxa/msg_sec_check", {
+            "version": 2, "openid": "fake-x", "scene": 3, "content": "小区门口的路灯坏了。"})["result"]["suggest"] == "pass"
 
 
 def test_refresh_reuses_a_fresh_token_and_forces_only_for_the_stale_one(store_app, fake):

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter, PathConverter, UnicodeConverter, ValidationError
+from werkzeug.routing import (
+    IntegerConverter,
+    PathConverter,
+    UnicodeConverter,
+    ValidationError,
+)
 
 from config import PROJECT_ROOT, load_config
 

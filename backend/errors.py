@@ -14,6 +14,8 @@ from flask import Flask, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from .storage import StorageUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -194,6 +196,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa_exc.SQLAlchemyError)
     def _database_error(error: sa_exc.SQLAlchemyError):
         return error_response(database_error(error))
+
+    @app.errorhandler(StorageUnavailable)
+    def _storage_unavailable(error: StorageUnavailable):
+        # The object store failed (network, credentials, bucket): like a database that cannot
+        # serve, an outage to retry, not a bug — but one an operator must hear about.
+        log.error("storage unavailable: %s", error)
+        return error_response(ServiceUnavailable())
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

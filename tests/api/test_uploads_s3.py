@@ -83,10 +83,10 @@ def test_a_missing_object_is_404_but_a_missing_bucket_is_not(machines, s3_client
     gone = second.test_client().get(local(url))
     assert gone.status_code == 404 and gone.get_json()["error"]["code"] == "not_found"
 
-    # The store itself broken: an error of ours, never "this image does not exist".
+    # The store itself broken: an outage to retry, never "this image does not exist".
     s3_client.delete_bucket(Bucket=s3_config["S3_BUCKET"])
     broken = second.test_client().get(local(url))
-    assert broken.status_code == 500 and broken.get_json()["error"]["code"] == "internal_error"
+    assert broken.status_code == 503 and broken.get_json()["error"]["code"] == "service_unavailable"
 
 
 def test_the_purge_deletes_unattached_images_from_the_bucket(machines, s3_client, s3_config):

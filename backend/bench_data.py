@@ -5,7 +5,8 @@ empty database.
 What it writes, by scale (`SCALES`):
 - regions (province → cities → counties → townships) with division codes; the 逢六 rule;
 - stations, a center (代表联络站) per township and community stations under it, with GCJ-02
-  coordinates inside Zhejiang's extent (what a phone's gcj02 location gives there);
+  coordinates clustered as places are: counties across Zhejiang, townships around their county
+  seat, stations around their township's centre;
 - deputies at five levels (township deputies at their home station, county and higher at their
   township's center), seats and memberships, each bound to a WeChat user (so deputies can sign in);
   phones encrypted with the app's data key, as the app stores them;
@@ -36,7 +37,7 @@ from .services.signin import hash_password
 
 BENCH_PASSWORD = "Bench-console-1"  # a benchmark's staff accounts; never a real deployment's
 # Bumped whenever the rows written change: benchmarks rebuild a database they kept from before.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -227,13 +228,21 @@ class _Writer:
         self.regions = regions
         self.counts["region"] = _copy(conn, "region (id, code, name, level, parent_id, reception_rule_id)", regions)
 
+        # Places as they lie: a county somewhere in Zhejiang's extent, its townships within ~20 km
+        # of its seat, a township's stations within ~3 km of its centre (what `nearby` searches).
+        # GCJ-02, like every coordinate the app keeps.
+        seat = {c: (rng.uniform(27.4, 30.9), rng.uniform(118.3, 122.2)) for c in self.counties}
+        centre = {}
+        for town in self.townships:
+            lat0, lng0 = seat[regions[town - 1][4]]
+            centre[town] = (lat0 + rng.uniform(-0.18, 0.18), lng0 + rng.uniform(-0.2, 0.2))
         per_town = sizes.stations / len(self.townships)
         rows, self.coords, self.town_of, self.center_of = [], {}, {}, {}
         for sid in range(1, sizes.stations + 1):
             town = self.townships[min(int((sid - 1) / per_town), len(self.townships) - 1)]
             tname = regions[town - 1][2]
-            # Zhejiang's extent; GCJ-02 like every coordinate the app keeps.
-            lat, lng = round(rng.uniform(27.2, 31.1), 6), round(rng.uniform(118.1, 122.4), 6)
+            lat0, lng0 = centre[town]
+            lat, lng = round(lat0 + rng.uniform(-0.027, 0.027), 6), round(lng0 + rng.uniform(-0.03, 0.03), 6)
             self.coords[sid] = (lat, lng)
             self.town_of[sid] = town
             is_center = town not in self.center_of

@@ -104,6 +104,8 @@ def staff_write(caller, outcome: int = 200) -> AuditEntry | None:
 def refused_staff_write(caller, status: int) -> None:
     """Keep a refused staff write (the change itself was rolled back). Never raises: the
     refusal the caller gets matters more than its entry, which is logged if it cannot be kept."""
+    if caller is None or caller.staff_id is None:
+        return
     try:
         db.session.rollback()
         if staff_write(caller, status) is not None:

@@ -5,7 +5,7 @@
 -- stations in BENCH_SCENES, the category over BENCH_CATEGORIES, and a content of its own for every
 -- request (BENCH_LABEL + a counter), built in request(). Otherwise GET BENCH_PATH with each token.
 --
--- done() prints `BENCH_RESULT {json}` exactly as scan.lua does (wrk's own histogram; closed
+-- done() is bench_result.lua's: `BENCH_RESULT {json}` (wrk's own histogram; closed
 -- loop, not corrected for coordinated omission). No response() callback, as in scan.lua.
 
 local tokens, scenes, categories, prebuilt = {}, {}, {}, {}
@@ -51,14 +51,6 @@ function request()
    }, body)
 end
 
-function done(summary, latency, _requests)
-   local e = summary.errors
-   io.write(string.format(
-      'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-      '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, ' ..
-      '"timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-      summary.requests, summary.duration, summary.bytes,
-      e.connect, e.read, e.write, e.status, e.timeout,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean))
-end
+-- bench_result.lua, beside this script (wrk runs it from any directory).
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+done = require("bench_result").done

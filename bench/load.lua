@@ -6,7 +6,7 @@
 -- over the lines. A body holding "{n}" gets a number of its own each request (BENCH_LABEL and a
 -- counter), so every submission is a new one; the others are built once in init().
 --
--- done() prints `BENCH_RESULT {json}` as scan.lua does (wrk's histogram; closed loop, not
+-- done() is bench_result.lua's: `BENCH_RESULT {json}` (wrk's histogram; closed loop, not
 -- corrected for coordinated omission). No response() callback: it would cost the servers CPU.
 
 local lines, prebuilt = {}, {}
@@ -51,14 +51,6 @@ function request()
    return wrk.format(r.method, r.path, r.headers, body)
 end
 
-function done(summary, latency, _requests)
-   local e = summary.errors
-   io.write(string.format(
-      'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-      '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, ' ..
-      '"timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-      summary.requests, summary.duration, summary.bytes,
-      e.connect, e.read, e.write, e.status, e.timeout,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean))
-end
+-- bench_result.lua, beside this script (wrk runs it from any directory).
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+done = require("bench_result").done

@@ -4,9 +4,7 @@
 -- BENCH_PATHS names a file with one request path a line. Requests rotate over them: the scan
 -- call is loaded over many stations, not one row that PostgreSQL and SQLAlchemy keep hot.
 --
--- done() prints one line `BENCH_RESULT {json}` for run.py to parse. Its percentiles are wrk's
--- own histogram (microsecond buckets) of the latencies wrk measured: wrk 4 is closed-loop, so
--- they are NOT corrected for coordinated omission (wrk2's -R mode would be).
+-- done() is bench_result.lua's: one line `BENCH_RESULT {json}` for run.py to parse.
 -- No response() callback: defining one makes wrk hand every response's headers to Lua, which
 -- on a 2-core machine takes CPU from the servers under test. Errors come from wrk's counters.
 
@@ -32,14 +30,6 @@ function request()
    return requests[next_index]
 end
 
-function done(summary, latency, _requests)
-   local e = summary.errors
-   io.write(string.format(
-      'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-      '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, ' ..
-      '"timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-      summary.requests, summary.duration, summary.bytes,
-      e.connect, e.read, e.write, e.status, e.timeout,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean))
-end
+-- bench_result.lua, beside this script (wrk runs it from any directory).
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+done = require("bench_result").done

@@ -179,6 +179,7 @@ class StatsDetail(_Period):
     duty_days_assigned: int
     duty_days_attended: int
     attendance_rate: float | None = Field(description="出勤率 = 到站 ÷ 排班")
+    as_of: BeijingDateTime | None = Field(description="此前各日汇总数据的计算时间；今天及未汇总的日期为实时统计；全部实时时为空")
 
 
 class StatsOut(ApiModel):

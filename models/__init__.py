@@ -51,7 +51,7 @@ from .messaging import (
 )
 from .reception import ReceptionRule
 from .region import Region
-from .rollup import StationDayFigures, StationMonthCategory, StationMonthFigures
+from .rollup import RolledUpDay, StationDayFigures, StationMonthCategory, StationMonthFigures
 from .station import Station, StationFollow, StationMembership
 from .upload import MediaCheckStatus, Upload
 from .user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
@@ -104,6 +104,7 @@ __all__ = [
     "RegionLevel",
     "Reply",
     "Role",
+    "RolledUpDay",
     "RosterStatus",
     "SchedulerLease",
     "StaffAccount",

@@ -31,6 +31,9 @@ class _Figures:
     duty_assigned: Mapped[int] = mapped_column(default=0)
     duty_attended: Mapped[int] = mapped_column(default=0)
     residents_received: Mapped[int] = mapped_column(default=0)
+    # Hours from submission to the first reply, summed over the `replied` issues: an average
+    # (avg_first_response_hours) is not summable, its numerator and denominator are.
+    first_response_hours: Mapped[float] = mapped_column(default=0.0)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -67,6 +70,17 @@ class StationMonthFigures(_Figures, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"))
     month: Mapped[date]
+
+
+class RolledUpDay(db.Model):
+    """A Beijing date the roll-ups have computed whole. A station with nothing that day has no
+    row, so only this table tells "rolled up, nothing happened" from "not rolled up yet" — the
+    statistics count the second kind live."""
+
+    __tablename__ = "rolled_up_day"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StationMonthCategory(db.Model):

@@ -2,11 +2,14 @@
 收集意见建议 N 条, 办结 M 条, 办结率, 满意度, 代表进站履职率 — for a period and a scope, with the
 trend by month, issues by category, stations and deputies ranked, and today's 三色督办 clocks.
 
-Everything about a period is read from the roll-ups (services/rollups.py: month rows for whole
-months, day rows for the rest), never by counting a province's issues on a page view, so the
-headline figures are those of /api/v1/manage/stats as of the roll-ups' last computation
-(`computed_at`, shown on the page). Live are the clocks (today's open issues, which the roll-ups
-do not describe), the categories of the days outside whole months, and the deputies' ranking —
+Everything about the period's days before today is read from the roll-ups (services/rollups.py:
+month rows for whole months, day rows for the rest), never by counting a province's issues on a
+page view; today, and any day not rolled up yet, is counted live and added to the headline
+figures and the trend by month — so the headline figures are exactly those of
+/api/v1/manage/stats (services/stats.py, the same function), as of the roll-ups' last
+computation (`computed_at`, shown on the page). Live too are the clocks (today's open issues;
+for a scope of more than CLOCKS_LIVE_MAX_STATIONS, up to a minute old), the categories of the
+days outside whole months, and the deputies' ranking —
 which is drawn only for a scope of at most DEPUTY_RANKING_MAX_STATIONS stations: a province's
 150,000 deputies with a handful of duty days each rank as ties, and counting them costs seconds.
 """
@@ -35,7 +38,7 @@ from models import (
 
 from .. import clock, tagged_cache
 from ..auth import Caller
-from . import issue_queue, rollups, scan_cache
+from . import issue_queue, rollups, scan_cache, stats
 from .attendance import ATTENDED, rate, scoped_station_ids
 
 RANKED = 10
@@ -46,6 +49,11 @@ CACHE_SECONDS = 600
 CACHE_GENERATIONS = (rollups.GENERATION_KEY, scan_cache.GENERATION_KEY)
 COLOURS = ("green", "yellow", "red")
 DEPUTY_RANKING_MAX_STATIONS = 500
+# Above this many stations the clocks are counted at most once a minute per scope: a province's
+# open issues take a second to band, and its staff do not act on single issues from this page.
+# A station manager's or a county's are counted on every view.
+CLOCKS_LIVE_MAX_STATIONS = 500
+CLOCKS_CACHE_SECONDS = 60
 
 
 @dataclass
@@ -53,7 +61,18 @@ class MonthFigures:
     month: str  # YYYY-MM
     received: int
     resolved: int
-    resolution_rate: float | None
+    # The resolution rate's divisor: received − rejected − pending review.
+    counted: int
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return rate(self.resolved, self.counted)
+
+    def add(self, sums: dict) -> None:
+        """Add summed roll-up columns (rollups.COLUMNS) to the month."""
+        self.received += sums["received"]
+        self.resolved += sums["resolved"] + sums["closed"]
+        self.counted += sums["received"] - sums["rejected"] - sums["pending_review"]
 
 
 @dataclass
@@ -79,14 +98,18 @@ class DeputyRank:
 class Dashboard:
     start: date
     end: date
-    figures: dict
+    # The roll-up columns summed over the period's rolled-up days (cached); `figures` adds the
+    # days counted live on every view (services/stats.py).
+    rolled: dict
     computed_at: datetime | None
+    figures: dict = field(default_factory=dict)
     months: list[MonthFigures] = field(default_factory=list)
     categories: list[tuple[str, int]] = field(default_factory=list)
     stations: list[StationRank] = field(default_factory=list)
     # None: the scope is too large to rank its deputies (see the module docstring).
     deputies: list[DeputyRank] | None = field(default_factory=list)
     clocks: dict[str, int] = field(default_factory=dict)
+    station_count: int = 0
 
 
 def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None = None,
@@ -98,29 +121,34 @@ def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None 
     :raise 404 station_not_found · not_found: a station or region outside the caller's reach.
     """
     ids = scoped_station_ids(caller, station_id=station_id, region_code=region_code)
-    key = _cache_key(caller, start, end, station_id, region_code)
+    scope = _scope_key(caller, station_id, region_code)
+    key = f"dashboard:{scope}:{start.isoformat()}:{end.isoformat()}"
     found = tagged_cache.lookup(CACHE_GENERATIONS, key)
     if found.value is not None:
         board = _thaw(found.value)
     else:
         board = _from_rollups(ids, start, end)
         tagged_cache.store(found, key, _freeze(board), CACHE_SECONDS)
-    board.clocks = _clocks(ids)
+    live = stats.live_part(ids, start, end, by_month=True)
+    board.figures = stats.figures(ids, start, end, rolled=(board.rolled, board.computed_at), live=live)
+    _add_live_months(board, live)
+    board.clocks = _clocks(ids, scope if board.station_count > CLOCKS_LIVE_MAX_STATIONS else None)
     return board
 
 
-def _cache_key(caller: Caller, start: date, end: date, station_id: int | None, region_code: str | None) -> str:
-    """The caller's scope (a region admin's region, a station manager's stations) and the query."""
+def _scope_key(caller: Caller, station_id: int | None, region_code: str | None) -> str:
+    """The caller's scope (a region admin's region, a station manager's stations), narrowed."""
     staff = caller.staff
     if caller.has(Role.region_admin) and staff.region is not None:
         scope = "r" + staff.region.code
     else:
         scope = "s" + hashlib.sha1(",".join(map(str, sorted(caller.station_ids))).encode()).hexdigest()[:16]
-    return f"dashboard:{scope}:{start.isoformat()}:{end.isoformat()}:{station_id or ''}:{region_code or ''}"
+    return f"{scope}:{station_id or ''}:{region_code or ''}"
 
 
 def _freeze(board: Dashboard) -> bytes:
     data = asdict(board)
+    del data["figures"], data["clocks"]  # live: worked out on every view
     data["computed_at"] = board.computed_at.isoformat() if board.computed_at else None
     for name in ("start", "end"):
         data[name] = data[name].isoformat()
@@ -130,39 +158,51 @@ def _freeze(board: Dashboard) -> bytes:
 def _thaw(value: bytes) -> Dashboard:
     data = json.loads(value)
     return Dashboard(
-        start=date.fromisoformat(data["start"]), end=date.fromisoformat(data["end"]), figures=data["figures"],
+        start=date.fromisoformat(data["start"]), end=date.fromisoformat(data["end"]), rolled=data["rolled"],
         computed_at=datetime.fromisoformat(data["computed_at"]) if data["computed_at"] else None,
         months=[MonthFigures(**m) for m in data["months"]],
         categories=[tuple(c) for c in data["categories"]],
         stations=[StationRank(**r) for r in data["stations"]],
-        deputies=[DeputyRank(**r) for r in data["deputies"]] if data["deputies"] is not None else None)
+        deputies=[DeputyRank(**r) for r in data["deputies"]] if data["deputies"] is not None else None,
+        station_count=data["station_count"])
 
 
 def _from_rollups(ids, start: date, end: date) -> Dashboard:
-    """Everything of the dashboard but the clocks."""
-    names = rollups.ISSUE_COLUMNS + rollups.DAY_COLUMNS
-    rows = rollups.period_rows(ids, start, end, names + ("computed_at",), month_column=True)
+    """Everything of the dashboard from the roll-ups of the period's days before today (the
+    headline figures add the days counted live, the clocks are live)."""
+    names = rollups.COLUMNS
+    rows = rollups.period_rows(ids, start, min(end, clock.beijing_today() - timedelta(days=1)),
+                               names + ("computed_at",), month_column=True)
     # One pass over the rows: each month's sums; the period's are their total.
     total = dict.fromkeys(names, 0)
     months, computed_at = [], None
     for month, latest, *sums in db.session.execute(
             select(rows.c.month, func.max(rows.c.computed_at), *(func.sum(rows.c[n]) for n in names))
             .group_by(rows.c.month).order_by(rows.c.month)):
-        figures = dict(zip(names, map(int, sums), strict=True))
+        figures = rollups.typed(dict(zip(names, sums, strict=True)))
         for name in names:
             total[name] += figures[name]
-        done = figures["resolved"] + figures["closed"]
         label = month.isoformat()[:7] if isinstance(month, date) else str(month)[:7]
-        months.append(MonthFigures(label, figures["received"], done,
-                                   rate(done, figures["received"] - figures["rejected"] - figures["pending_review"])))
+        months.append(MonthFigures(label, 0, 0, 0))
+        months[-1].add(figures)
         computed_at = max(computed_at, latest) if computed_at and latest else (computed_at or latest)
-    board = Dashboard(start=start, end=end, figures=rollups.figures_of(total), computed_at=computed_at,
-                      months=months)
+    board = Dashboard(start=start, end=end, rolled=total, computed_at=computed_at, months=months)
     board.stations = _stations(rows)
     board.categories = _categories(ids, start, end)
-    station_count = db.session.scalar(select(func.count()).select_from(ids.subquery()))
-    board.deputies = _deputies(ids, start, end) if station_count <= DEPUTY_RANKING_MAX_STATIONS else None
+    board.station_count = db.session.scalar(select(func.count()).select_from(ids.subquery()))
+    board.deputies = _deputies(ids, start, end) if board.station_count <= DEPUTY_RANKING_MAX_STATIONS else None
     return board
+
+
+def _add_live_months(board: Dashboard, live) -> None:
+    """The trend by month with the days counted live (today's issues) added to their months."""
+    months = {m.month: m for m in board.months}
+    for (first, _), sums in live:
+        label = first.isoformat()[:7]
+        if label not in months:
+            months[label] = MonthFigures(label, 0, 0, 0)
+        months[label].add(sums)
+    board.months = sorted(months.values(), key=lambda m: m.month)
 
 
 def _stations(rows) -> list[StationRank]:
@@ -218,9 +258,22 @@ def _deputies(ids, start: date, end: date) -> list[DeputyRank]:
             for r in rows]
 
 
-def _clocks(ids) -> dict[str, int]:
+def _clocks(ids, cache_key: str | None = None) -> dict[str, int]:
     """Open issues of the scope by the colour their clock shows today: each issue's due date
-    worked out once (a transferred one's is its latest transfer's), then counted by band."""
+    worked out once (a transferred one's is its latest transfer's), then counted by band.
+    With `cache_key` (a large scope), an answer up to CLOCKS_CACHE_SECONDS old will do."""
+    if cache_key is None:
+        return _count_clocks(ids)
+    key = f"clocks:{clock.beijing_today().isoformat()}:{cache_key}"
+    found = tagged_cache.lookup(CACHE_GENERATIONS, key)
+    if found.value is not None:
+        return json.loads(found.value)
+    clocks = _count_clocks(ids)
+    tagged_cache.store(found, key, json.dumps(clocks).encode(), CLOCKS_CACHE_SECONDS)
+    return clocks
+
+
+def _count_clocks(ids) -> dict[str, int]:
     bounds = issue_queue.clock_bounds(clock.beijing_today())
     due = (select(issue_queue.current_due_column().label("due"))
            .where(Issue.station_id.in_(ids), text(CLOCKED_SQL)).subquery().c.due)

@@ -24,9 +24,10 @@ clock turned red, within REFRESH_WINDOW. Each day, and each batch of refreshed r
 transaction; recomputing a day replaces its rows, so every part is idempotent.
 
 Every figure is a grouped SQL aggregate over all stations at once (GROUP BY station, day): a
-handful of queries whatever the number of stations. avg_first_response_hours cannot be summed
-from these columns (it needs a sum of hours and a count of answered issues), so `figures`
-leaves it out.
+handful of queries whatever the number of stations. An average is not summable, so a row holds
+`first_response_hours`, the hours to first reply summed over its `replied` issues, and readers
+divide. RolledUpDay records each day computed whole: the statistics (services/stats.py) read
+the rows of those days and count the others live.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ from models import (
     Rating,
     RatingScore,
     ReceptionRecord,
+    RolledUpDay,
     RosterStatus,
     StationDayFigures,
     StationMonthCategory,
@@ -90,7 +92,11 @@ CLOCKED = (S.submitted, S.accepted, S.transferred)
 
 ISSUE_COLUMNS = ("received", "accepted", "rejected", "pending_review", "replied", "resolved", "closed",
                  "open_issues", "overdue", "ratings", "satisfied", "basically_satisfied", "unsatisfied")
+# Hours from submission to first reply, summed over the `replied` issues (not a count).
+HOURS = "first_response_hours"
 DAY_COLUMNS = ("check_ins", "duty_assigned", "duty_attended", "residents_received")
+# Every summable column of a roll-up row: the issue counts, the hours, the day's facts.
+COLUMNS = ISSUE_COLUMNS + (HOURS,) + DAY_COLUMNS
 
 
 def midnight(day: date) -> datetime:
@@ -116,12 +122,25 @@ def _count_if(condition):
 
 # --- computing ----------------------------------------------------------------------------------
 
-def _issue_figures(where, today: date) -> dict[tuple[int, date], dict[str, int]]:
-    """The issue columns of each (station, day of receipt) among the issues matching `where`."""
+def hours_between(later, earlier):
+    """SQL: the hours between two timestamps, on the engine in use."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def _issue_figures(where, today: date, *, by_station_day: bool = True) -> dict[tuple, dict]:
+    """The issue columns (and HOURS) of each (station, day of receipt) among the issues matching
+    `where` — or, not grouped, of all of them under the key ()."""
     day = beijing_day(Issue.created_at)
-    found: dict[tuple[int, date], dict[str, int]] = {}
+    keys = (Issue.station_id, day) if by_station_day else ()
+
+    def key_of(values) -> tuple:
+        return (values[0], _as_date(values[1])) if by_station_day else ()
+
+    found: dict[tuple, dict] = {}
     rows = db.session.execute(
-        select(Issue.station_id, day, func.count(Issue.id),
+        select(*keys, func.count(Issue.id),
                _count_if(Issue.accepted_at.is_not(None)),
                _count_if(Issue.status == S.rejected),
                _count_if(Issue.status == S.pending_review),
@@ -129,43 +148,55 @@ def _issue_figures(where, today: date) -> dict[tuple[int, date], dict[str, int]]
                _count_if(Issue.status == S.resolved),
                _count_if(Issue.status == S.closed),
                _count_if(Issue.status.in_(OPEN_STATUSES)),
-               _count_if(current_due_column() < today))
-        .where(*where).group_by(Issue.station_id, day))
-    for station_id, on, *counts in rows:
-        found[(station_id, _as_date(on))] = dict(zip(ISSUE_COLUMNS[:9], map(int, counts), strict=True))
+               _count_if(current_due_column() < today),
+               func.coalesce(func.sum(hours_between(Issue.first_response_at, Issue.created_at)), 0.0))
+        .where(*where).group_by(*keys))
+    for row in rows:
+        *counts, hours = row[len(keys):]
+        if not counts[0]:
+            continue  # not grouped: one row of zeros when nothing matched
+        found[key_of(row)] = dict(zip(ISSUE_COLUMNS[:9], map(int, counts), strict=True)) | {HOURS: float(hours)}
     ratings = db.session.execute(
-        select(Issue.station_id, day, func.count(Rating.id),
+        select(*keys, func.count(Rating.id),
                _count_if(Rating.score == RatingScore.satisfied),
                _count_if(Rating.score == RatingScore.basically_satisfied),
                _count_if(Rating.score == RatingScore.unsatisfied))
-        .join(Issue, Issue.id == Rating.issue_id).where(*where).group_by(Issue.station_id, day))
-    for station_id, on, *counts in ratings:
-        found[(station_id, _as_date(on))].update(zip(ISSUE_COLUMNS[9:], map(int, counts), strict=True))
+        .join(Issue, Issue.id == Rating.issue_id).where(*where).group_by(*keys))
+    for row in ratings:
+        counts = row[len(keys):]
+        if counts[0]:
+            found[key_of(row)].update(zip(ISSUE_COLUMNS[9:], map(int, counts), strict=True))
     for figures in found.values():
         for name in ISSUE_COLUMNS[9:]:
             figures.setdefault(name, 0)
     return found
 
 
-def _day_figures(first: date, last: date, today: date) -> dict[tuple[int, date], dict[str, int]]:
-    """Check-ins, duty and residents received at each station on each day of [first, last]."""
+def _day_figures(first: date, last: date, today: date, *, station_ids=None) -> dict[tuple[int, date], dict[str, int]]:
+    """Check-ins, duty and residents received at each station (of `station_ids`, a select or a
+    collection, when given) on each day of [first, last]."""
     found: dict[tuple[int, date], dict[str, int]] = defaultdict(dict)
     last_counted = min(last, today)  # as attendance counts: nothing after today
+
+    def scoped(column):
+        return () if station_ids is None else (column.in_(station_ids),)
+
     for station_id, on, count in db.session.execute(
             select(CheckIn.station_id, CheckIn.on_date, func.count(CheckIn.id))
-            .where(CheckIn.on_date.between(first, last_counted)).group_by(CheckIn.station_id, CheckIn.on_date)):
+            .where(CheckIn.on_date.between(first, last_counted), *scoped(CheckIn.station_id))
+            .group_by(CheckIn.station_id, CheckIn.on_date)):
         found[(station_id, on)]["check_ins"] = count
     for station_id, on, assigned, attended in db.session.execute(
             select(DutyAssignment.station_id, DutyAssignment.duty_date, func.count(DutyAssignment.id),
                    _count_if(ATTENDED))
             .join(DutyRoster, DutyRoster.id == DutyAssignment.roster_id)
             .where(DutyRoster.status == RosterStatus.published,
-                   DutyAssignment.duty_date.between(first, last_counted))
+                   DutyAssignment.duty_date.between(first, last_counted), *scoped(DutyAssignment.station_id))
             .group_by(DutyAssignment.station_id, DutyAssignment.duty_date)):
         found[(station_id, on)].update(duty_assigned=assigned, duty_attended=int(attended))
     for station_id, on, residents in db.session.execute(
             select(ReceptionRecord.station_id, ReceptionRecord.on_date, func.sum(ReceptionRecord.residents))
-            .where(ReceptionRecord.on_date.between(first, last))
+            .where(ReceptionRecord.on_date.between(first, last), *scoped(ReceptionRecord.station_id))
             .group_by(ReceptionRecord.station_id, ReceptionRecord.on_date)):
         found[(station_id, on)]["residents_received"] = int(residents or 0)
     return found
@@ -208,7 +239,7 @@ def _replace_day(day: date, issues: dict, facts: dict) -> int:
     stations = {s for s, d in issues if d == day} | {s for s, d in facts if d == day}
     rows = []
     for station_id in sorted(stations):
-        row = {name: 0 for name in ISSUE_COLUMNS + DAY_COLUMNS}
+        row = dict.fromkeys(COLUMNS, 0)
         row.update(issues.get((station_id, day), {}))
         row.update(facts.get((station_id, day), {}))
         row.update(station_id=station_id, day=day, computed_at=now)
@@ -217,6 +248,8 @@ def _replace_day(day: date, issues: dict, facts: dict) -> int:
         db.session.execute(delete(StationDayFigures).where(StationDayFigures.day == day))
         if rows:
             db.session.execute(StationDayFigures.__table__.insert(), rows)
+        db.session.execute(delete(RolledUpDay).where(RolledUpDay.day == day))
+        db.session.execute(insert(RolledUpDay).values(day=day, computed_at=now))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -247,7 +280,7 @@ def refresh_moved(now: datetime, *, before: date, today: date | None = None) -> 
     statement = (update(StationDayFigures.__table__)
                  .where(StationDayFigures.station_id == bindparam("b_station"),
                         StationDayFigures.day == bindparam("b_day"))
-                 .values({name: bindparam(name) for name in ISSUE_COLUMNS + ("computed_at",)}))
+                 .values({name: bindparam(name) for name in ISSUE_COLUMNS + (HOURS, "computed_at")}))
     items = sorted(figures.items())
     months = {_month_of(on) for _, on in figures}
     for start in range(0, len(items), _UPDATE_BATCH):
@@ -276,7 +309,7 @@ def _next_month(month: date) -> date:
 def refresh_months(months, *, categories: bool = True) -> None:
     """Rewrite the month rows (StationMonthFigures, and StationMonthCategory unless told not to)
     of each of `months` (first days) from the day rows and the issues: one transaction a month."""
-    names = ISSUE_COLUMNS + DAY_COLUMNS
+    names = COLUMNS
     day = StationDayFigures
     for month in sorted(months):
         following = _next_month(month)
@@ -320,6 +353,8 @@ def roll_up_job(now: datetime) -> dict:
 def split_period(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
     """[start, end] as the whole calendar months inside it (first and last month's first days,
     or None) and the days outside them (up to two ranges)."""
+    if end < start:
+        return None, [(start, end)]  # an empty period: an empty range of days
     first = start if start.day == 1 else _next_month(start)
     last = _month_of(end + timedelta(days=1))  # the first month not wholly inside
     if first >= last:
@@ -335,7 +370,7 @@ def split_rolled(start: date, end: date) -> tuple[tuple[date, date] | None, list
     row too when the run reaches the month's last rolled-up day: the row holds exactly those
     days (a year to date reads this month as one row a station, not one a station and day)."""
     months, edges = split_period(start, end)
-    if not edges or edges[-1][0].day != 1:
+    if not edges or edges[-1][0].day != 1 or end < start:
         return months, edges
     first, last = edges[-1]
     rolled = db.session.scalar(select(func.max(StationDayFigures.day)).where(
@@ -373,23 +408,44 @@ def month_start(column):
     return func.date(column, literal_column("'start of month'"))
 
 
-def figures(station_ids, start: date, end: date) -> dict:
-    """The headline figures of /api/v1/manage/stats for the stations `station_ids` (a select of
-    ids or a collection) over the Beijing dates [start, end], summed from the roll-ups.
-
-    Equal to the statistics when every day of the period has been rolled up and nothing has
-    moved since (the nightly job keeps it so as of the night); avg_first_response_hours is not
-    among them (see the module docstring).
-    """
-    names = ISSUE_COLUMNS + DAY_COLUMNS
-    rows = period_rows(station_ids, start, end, names)
-    sums = db.session.execute(select(*(func.coalesce(func.sum(rows.c[name]), 0) for name in names))).one()
-    return figures_of(dict(zip(names, map(int, sums), strict=True)))
+def column_sums(station_ids, start: date, end: date) -> tuple[dict, datetime | None]:
+    """COLUMNS summed over the roll-up rows of the stations `station_ids` (a select of ids or a
+    collection) that cover the Beijing dates [start, end], and when the latest of those rows was
+    computed (None when there are none). Days never rolled up have no rows: they add nothing."""
+    if end < start:
+        return dict.fromkeys(COLUMNS, 0), None
+    rows = period_rows(station_ids, start, end, COLUMNS + ("computed_at",))
+    *sums, latest = db.session.execute(
+        select(*(func.coalesce(func.sum(rows.c[name]), 0) for name in COLUMNS), func.max(rows.c.computed_at))).one()
+    return typed(dict(zip(COLUMNS, sums, strict=True))), latest
 
 
-def figures_of(total: dict[str, int]) -> dict:
-    """The headline figures from summed roll-up columns (ISSUE_COLUMNS + DAY_COLUMNS)."""
+def typed(sums: dict) -> dict:
+    return {name: float(value) if name == HOURS else int(value) for name, value in sums.items()}
+
+
+def rolled_days(first: date, last: date) -> set[date]:
+    """The dates of [first, last] that the roll-ups have computed whole."""
+    return {_as_date(day) for day in db.session.scalars(
+        select(RolledUpDay.day).where(RolledUpDay.day.between(first, last)))}
+
+
+def live_sums(station_ids, first: date, last: date, today: date) -> dict:
+    """COLUMNS as a roll-up of [first, last] computed now would sum them for those stations,
+    counted from the issues, check-ins, duty and reception records themselves."""
+    total = dict.fromkeys(COLUMNS, 0)
+    issues = _issue_figures((Issue.station_id.in_(station_ids), Issue.created_at >= midnight(first),
+                             Issue.created_at < midnight(last + timedelta(days=1))), today, by_station_day=False)
+    for counts in [*issues.values(), *_day_figures(first, last, today, station_ids=station_ids).values()]:
+        for name, value in counts.items():
+            total[name] += value
+    return total
+
+
+def figures_of(total: dict) -> dict:
+    """The headline figures of /api/v1/manage/stats (services/stats.py) from summed COLUMNS."""
     done = total["resolved"] + total["closed"]
+    replied = total["replied"]
     return {
         "received": total["received"], "accepted": total["accepted"], "resolved": done,
         "rejected": total["rejected"], "pending_review": total["pending_review"],
@@ -400,4 +456,5 @@ def figures_of(total: dict[str, int]) -> dict:
         "duty_days_assigned": total["duty_assigned"], "duty_days_attended": total["duty_attended"],
         "attendance_rate": rate(total["duty_attended"], total["duty_assigned"]),
         "residents_received": total["residents_received"],
+        "avg_first_response_hours": round(total[HOURS] / replied, 2) if replied else None,
     }

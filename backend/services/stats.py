@@ -2,110 +2,92 @@
 station, for a period of Beijing dates.
 
 The issue figures describe the issues *received in the period* (created between the Beijing
-midnights bounding it), each in the state it is in now — so a period's resolution rate keeps
-rising as its issues are finished, and the figures of one period never count an issue twice:
+midnights bounding it), each in the state it was in when its day was last rolled up — so a
+period's resolution rate keeps rising as its issues are finished, and the figures of one period
+never count an issue twice:
 - received: issues created in scope and period;
 - accepted: of those, issues ever accepted (受理: `accepted_at` set);
-- resolved: of those, issues now `resolved` or `closed` (办结; an issue reaches closed only
-  through resolved);
+- resolved: of those, issues `resolved` or `closed` (办结; an issue reaches closed only through
+  resolved);
 - resolution_rate = resolved ÷ (received − rejected − pending_review), the rejected and those
   still held for review counted among the received; 4 decimals (224 received, 219 resolved or
   closed → 0.9777), None when the divisor is 0;
 - satisfaction_rate = (satisfied + basically satisfied) ÷ ratings, over every rating (each
   resolution round) of those issues;
 - avg_first_response_hours: mean hours from submission to the first reply, over those answered;
-- overdue: of those, the ones whose 三色督办 clock is red today (the date their clock runs
-  against — services/issue_queue.current_due_column — is before today).
+- overdue: of those, the ones whose 三色督办 clock was red (the date their clock runs against —
+  services/issue_queue.current_due_column — before the day of the count).
 Check-ins and attendance are those dated in the period (services/attendance.py's definitions).
 
-Every figure is a SQL aggregate: one query for issues, one for ratings, two for attendance.
+Where the figures come from (统计口径): the days before today that the roll-ups have computed
+(services/rollups.py; the nightly job recomputes the last week whole and refreshes older days
+whose issues moved) are summed from their rows — a few rows a station, whatever the number of
+issues, which is what lets a province ask for a year. Today, and any day the roll-ups have not
+computed yet, is counted live from the issues. So today's submissions show at once, while a
+move on an older issue (a reply, a rating) shows after the next night; `as_of` says when the
+rows read were computed (None when everything was counted live).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-
-from sqlalchemy import case, func, select
-
-from models import Issue, IssueStatus, Rating, RatingScore, db
+from datetime import date, timedelta
 
 from .. import clock
 from ..auth import Caller
-from .attendance import Attendance, attendance_by_pair, rate, scoped_station_ids, total
-from .issue_queue import current_due_column
-
-DONE = (IssueStatus.resolved, IssueStatus.closed)
-SATISFIED = (RatingScore.satisfied, RatingScore.basically_satisfied)
-
-
-@dataclass
-class Stats:
-    start: date
-    end: date
-    received: int
-    accepted: int
-    resolved: int
-    rejected: int
-    pending_review: int
-    overdue: int
-    ratings: int
-    satisfied_ratings: int
-    avg_first_response_hours: float | None
-    attendance: Attendance
-
-    @property
-    def resolution_rate(self) -> float | None:
-        return rate(self.resolved, self.received - self.rejected - self.pending_review)
-
-    @property
-    def satisfaction_rate(self) -> float | None:
-        return rate(self.satisfied_ratings, self.ratings)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=clock.BEIJING)
-
-
-def _hours(later, earlier):
-    """SQL: the hours between two timestamps, on the engine in use."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier) / 3600.0
-    return (func.julianday(later) - func.julianday(earlier)) * 24.0
-
-
-def _count_if(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+from . import rollups
+from .attendance import scoped_station_ids
 
 
 def stats(caller: Caller, start: date, end: date, *, region_code: str | None = None,
-          station_id: int | None = None) -> Stats:
-    """The figures of the module docstring.
+          station_id: int | None = None) -> dict:
+    """The figures of the module docstring: rollups.figures_of's keys and `as_of`.
 
     :raise 403 forbidden: the caller has no staff account.
     :raise 404 station_not_found · not_found: a station or region outside the caller's reach.
     """
     ids = scoped_station_ids(caller, station_id=station_id, region_code=region_code)
+    return figures(ids, start, end)
+
+
+def figures(station_ids, start: date, end: date, *, rolled: tuple[dict, object] | None = None,
+            live: list | None = None) -> dict:
+    """The statistics of the stations `station_ids` (a select of ids or a collection) over
+    [start, end]. `rolled` and `live` are rolled_part's and live_part's answers when the caller
+    already has them (the console caches the first and also draws the second)."""
+    sums, as_of = rolled if rolled is not None else rolled_part(station_ids, start, end)
+    total = dict(sums)
+    for _, counted in (live if live is not None else live_part(station_ids, start, end)):
+        for name, value in counted.items():
+            total[name] += value
+    return rollups.figures_of(total) | {"as_of": as_of}
+
+
+def live_part(station_ids, start: date, end: date, *, by_month: bool = False) -> list[tuple[tuple[date, date], dict]]:
+    """The roll-up columns counted live over each run of live_ranges (first and last day), each
+    run cut at the end of its month when asked (the console's trend is by month)."""
     today = clock.beijing_today()
-    cohort = (Issue.station_id.in_(ids), Issue.created_at >= _midnight(start),
-              Issue.created_at < _midnight(end + timedelta(days=1)))
-    row = db.session.execute(select(
-        func.count(Issue.id),
-        _count_if(Issue.accepted_at.is_not(None)),
-        _count_if(Issue.status.in_(DONE)),
-        _count_if(Issue.status == IssueStatus.rejected),
-        _count_if(Issue.status == IssueStatus.pending_review),
-        _count_if(current_due_column() < today),
-        func.avg(case((Issue.first_response_at.is_not(None), _hours(Issue.first_response_at, Issue.created_at)),
-                      else_=None)),
-    ).where(*cohort)).one()
-    received, accepted, resolved, rejected, pending, overdue, hours = row
-    ratings, satisfied = db.session.execute(
-        select(func.count(Rating.id), _count_if(Rating.score.in_(SATISFIED)))
-        .join(Issue, Issue.id == Rating.issue_id).where(*cohort)).one()
-    return Stats(
-        start=start, end=end, received=received, accepted=int(accepted), resolved=int(resolved),
-        rejected=int(rejected), pending_review=int(pending), overdue=int(overdue), ratings=ratings,
-        satisfied_ratings=int(satisfied),
-        avg_first_response_hours=round(float(hours), 2) if hours is not None else None,
-        attendance=total(attendance_by_pair(start, end, station_ids=ids, today=today).values()),
-    )
+    return [((first, last), rollups.live_sums(station_ids, first, last, today))
+            for first, last in live_ranges(start, end, today, by_month=by_month)]
+
+
+def rolled_part(station_ids, start: date, end: date) -> tuple[dict, object]:
+    """The roll-up columns summed over the period's days before today, and when they were
+    computed. A day not rolled up has no rows, so it adds nothing here: live_ranges counts it."""
+    return rollups.column_sums(station_ids, start, min(end, clock.beijing_today() - timedelta(days=1)))
+
+
+def live_ranges(start: date, end: date, today: date, *, by_month: bool = False) -> list[tuple[date, date]]:
+    """The runs of days of [start, end] counted live — today, and days before it not rolled up —
+    cut at each month's end `by_month`. Days after today hold nothing yet."""
+    last = min(end, today)
+    if last < start:
+        return []
+    rolled = rollups.rolled_days(start, min(last, today - timedelta(days=1)))
+    ranges: list[tuple[date, date]] = []
+    for day in (start + timedelta(days=n) for n in range((last - start).days + 1)):
+        if day in rolled:
+            continue
+        if ranges and ranges[-1][1] == day - timedelta(days=1) and not (by_month and day.day == 1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges

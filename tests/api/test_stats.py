@@ -109,6 +109,7 @@ def test_the_county_in_february(client, world):
         "avg_first_response_hours": 4.5,  # (2 + 4 + 9 + 3) ÷ 4
         "overdue": 3,  # i5, i7, i8
         "check_ins": 2, "duty_days_assigned": 2, "duty_days_attended": 1, "attendance_rate": 0.5,
+        "as_of": None,  # nothing rolled up: every day counted live
     }
 
 

@@ -284,15 +284,20 @@ def test_the_ledger_is_the_filtered_queue(client, scene):
 
 
 def test_the_dashboard_follows_the_roll_ups(app, client, scene):
-    """Moves since the last roll-up show once it runs again (the page says when that was)."""
+    """A move on an issue of an earlier day shows once the roll-ups run again (the page says when
+    that was); today's issues are counted live, so a move on one of them shows at once."""
     token = signed_in(client, "anji-admin")
-    client.post(f"/console/issues/{scene.issues['submitted-today']}/accept", data={"csrf_token": token})
-    page = client.get("/console/").get_data(as_text=True)
-    assert re.search(r'data-figure="accepted">(\d+)<', page).group(1) == "6"
+
+    def accepted() -> str:
+        return re.search(r'data-figure="accepted">(\d+)<', client.get("/console/").get_data(as_text=True)).group(1)
+
+    client.post(f"/console/issues/{scene.issues['overdue-accept']}/accept", data={"csrf_token": token})
+    assert accepted() == "6"
     with app.app_context():
         roll_up(date_today())
-    page = client.get("/console/").get_data(as_text=True)
-    assert re.search(r'data-figure="accepted">(\d+)<', page).group(1) == "7"
+    assert accepted() == "7"
+    client.post(f"/console/issues/{scene.issues['submitted-today']}/accept", data={"csrf_token": token})
+    assert accepted() == "8"
 
 
 def date_today():
@@ -341,3 +346,26 @@ def test_staff_act_only_on_their_stations_issues(app, client, scene):
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "issue_not_found"
     with app.app_context():
         assert db.session.scalar(db.select(Issue.status).filter_by(no=own)).value == "submitted"
+
+
+@pytest.mark.redis
+def test_a_large_scopes_clocks_are_counted_at_most_once_a_minute(app, client, scene, monkeypatch):
+    """A scope of more than CLOCKS_LIVE_MAX_STATIONS stations reads its 三色 clocks from a count
+    kept a minute; a smaller one counts them on every view."""
+    from backend.extensions import get_redis
+    from backend.services import dashboard
+
+    token = signed_in(client, "anji-admin")
+
+    def red() -> int:
+        return int(re.search(r'class="clock red">超期 (\d+)<', client.get("/console/").get_data(as_text=True)).group(1))
+
+    monkeypatch.setattr(dashboard, "CLOCKS_LIVE_MAX_STATIONS", 1)  # the county's two stations: "large"
+    counted = red()
+    client.post(f"/console/issues/{scene.issues['overdue-accept']}/accept", data={"csrf_token": token})
+    assert red() == counted  # the count of a minute ago
+    with app.app_context():
+        ttls = [get_redis().ttl(key) for key in get_redis().scan_iter("clocks:*")]
+    assert ttls and all(0 < ttl <= dashboard.CLOCKS_CACHE_SECONDS for ttl in ttls)
+    monkeypatch.setattr(dashboard, "CLOCKS_LIVE_MAX_STATIONS", 500)
+    assert red() == counted - 1  # counted on this view

@@ -1,6 +1,7 @@
-"""Roll-ups: per-station, per-day figures that sum to exactly what /api/v1/manage/stats says for a
-rolled-up period and scope, kept so by the nightly job as issues move, idempotent, in Beijing days,
-and computed with a fixed number of queries whatever the number of stations."""
+"""Roll-ups: per-station, per-day figures that sum to exactly what counting the issues and records
+live gives for a rolled-up period and scope, kept so by the nightly job as issues move,
+idempotent, in Beijing days, and computed with a fixed number of queries whatever the number of
+stations."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -9,7 +10,7 @@ import pytest
 
 from backend import clock
 from backend.services import rollups
-from backend.services.rollups import figures, roll_up_day, roll_up_days, roll_up_job
+from backend.services.rollups import figures_of, roll_up_day, roll_up_days, roll_up_job
 from models import (
     Deputy,
     IssueStatus,
@@ -41,7 +42,7 @@ from .conftest import act, at, bj, rate, submit
 FIRST, LAST = date(2026, 11, 2), date(2026, 11, 15)
 STATS_KEYS = ("received", "accepted", "resolved", "rejected", "pending_review", "resolution_rate", "ratings",
               "satisfaction_rate", "overdue", "check_ins", "duty_days_assigned", "duty_days_attended",
-              "attendance_rate")
+              "attendance_rate", "avg_first_response_hours")
 
 
 @pytest.fixture
@@ -170,17 +171,16 @@ def run_job(app, day: date) -> dict:
         return roll_up_job(at(bj(day.year, day.month, day.day, 1)))
 
 
-def api_stats(client, world, who: str, start: date, end: date, **params) -> dict:
-    query = f"?from={start}&to={end}" + "".join(f"&{k}={v}" for k, v in params.items())
-    response = client.get("/api/v1/manage/stats" + query, headers=auth(world["tokens"][who]))
-    assert response.status_code == 200, response.get_json()
-    got = response.get_json()["stats"]
-    return {key: got[key] for key in STATS_KEYS}
+def counted(app, station_ids, start: date, end: date) -> dict:
+    """The figures counted live from the issues and records, as on a day not rolled up."""
+    with app.app_context():
+        got = figures_of(rollups.live_sums(station_ids, start, end, clock.beijing_today()))
+        return {key: got[key] for key in STATS_KEYS}
 
 
 def summed(app, station_ids, start: date, end: date) -> dict:
     with app.app_context():
-        got = figures(station_ids, start, end)
+        got = figures_of(rollups.column_sums(station_ids, start, end)[0])
         return {key: got[key] for key in STATS_KEYS}
 
 
@@ -208,7 +208,7 @@ def test_the_nightly_job_keeps_the_sums_equal_to_the_statistics(app, client, wor
     at(bj(2026, 11, 16, 10))
     for who, params, station_ids in scopes(world):
         for start, end in PERIODS:
-            assert summed(app, station_ids, start, end) == api_stats(client, world, who, start, end, **params), (
+            assert summed(app, station_ids, start, end) == counted(app, station_ids, start, end), (
                 who, params, start, end)
 
 
@@ -227,8 +227,10 @@ def test_the_figures_worked_out_by_hand(app, client, world):
         "ratings": 2, "satisfaction_rate": 0.5,  # i1 satisfied, i2 unsatisfied (received in week one)
         "overdue": 2,  # i6 (accept due 11-09), i8 (department due 11-11)
         "check_ins": 2, "duty_days_assigned": 2, "duty_days_attended": 1, "attendance_rate": 0.5,
+        # The first answers: i1's reply and i8's transfer, each a day after submission.
+        "avg_first_response_hours": 24.0,
     }
-    assert first_week == api_stats(client, world, "county", FIRST, date(2026, 11, 8))
+    assert first_week == counted(app, [ids["A"], ids["B"]], FIRST, date(2026, 11, 8))
     with app.app_context():
         rows = {(r.station_id, r.day): r for r in db.session.scalars(db.select(StationDayFigures))}
         # i5 was submitted at 07:30 on the 6th, Beijing: the 6th's, though it was the 5th in UTC.
@@ -244,7 +246,7 @@ def test_the_figures_worked_out_by_hand(app, client, world):
         assert (a2.ratings, a2.satisfied, a2.unsatisfied) == (2, 1, 1)
         b2 = rows[(ids["B"], date(2026, 11, 2))]
         assert (b2.received, b2.rejected, b2.open_issues, b2.overdue) == (2, 1, 1, 1)
-        assert figures([ids["A"], ids["B"]], FIRST, LAST)["residents_received"] == 5
+        assert figures_of(rollups.column_sums([ids["A"], ids["B"]], FIRST, LAST)[0])["residents_received"] == 5
 
 
 def test_an_old_day_is_refreshed_when_its_issues_move(app, client, world):
@@ -283,7 +285,7 @@ def test_days_never_rolled_up_get_no_partial_rows(app, client, world):
         assert roll_up_days([FIRST + timedelta(days=n) for n in range(6)], today=date(2026, 11, 16)) > 0
     at(bj(2026, 11, 16, 10))
     for who, params, station_ids in scopes(world):
-        assert summed(app, station_ids, FIRST, LAST) == api_stats(client, world, who, FIRST, LAST, **params)
+        assert summed(app, station_ids, FIRST, LAST) == counted(app, station_ids, FIRST, LAST)
 
 
 def test_rolling_up_again_changes_nothing(app, client, world):
@@ -332,7 +334,7 @@ def test_month_rows_follow_their_days_and_categories_their_issues(app, client, w
     from models import Issue, StationMonthCategory, StationMonthFigures
 
     play(app, client, world, nights=[FIRST + timedelta(days=n) for n in range(1, 15)])
-    names = rollups.ISSUE_COLUMNS + rollups.DAY_COLUMNS
+    names = rollups.COLUMNS
     with app.app_context():
         days: dict = {}
         for row in db.session.scalars(db.select(StationDayFigures)):
@@ -362,3 +364,35 @@ def test_a_period_splits_into_whole_months_and_days(start, end, whole, edges):
     got_whole, got_edges = rollups.split_period(start, end)
     assert (got_whole[0], got_whole[1].replace(day=1)) == whole if whole else got_whole is None
     assert got_edges == edges
+
+
+def api_stats(client, world, start: date, end: date) -> dict:
+    response = client.get(f"/api/v1/manage/stats?from={start}&to={end}", headers=auth(world["tokens"]["county"]))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["stats"]
+
+
+def test_the_statistics_read_rolled_up_days_and_count_the_rest_live(app, client, world):
+    """GET /api/v1/manage/stats sums the rows of the days rolled up before today and counts the
+    others live: the 2nd–4th (never rolled up: the first night is the 13th's, which recomputes
+    the 5th–12th) and today. A move on an issue of a rolled-up day shows after the next night."""
+    ids = world["ids"]
+    county = [ids["A"], ids["B"]]
+    play(app, client, world, nights=[date(2026, 11, 13)], until=date(2026, 11, 13))
+    at(bj(2026, 11, 13, 12))
+    got, live = api_stats(client, world, FIRST, LAST), counted(app, county, FIRST, LAST)
+    # i7, received on the 12th (rolled up at 01:00), was accepted and answered at 10:00 today.
+    assert (got["received"], got["accepted"]) == (live["received"], live["accepted"] - 1) == (8, 4)
+    assert got["as_of"].startswith("2026-11-13T01:00")
+    with app.app_context():
+        assert sorted(rollups.rolled_days(FIRST, LAST)) == [date(2026, 11, d) for d in range(5, 13)]
+
+    run_job(app, date(2026, 11, 14))
+    at(bj(2026, 11, 14, 9))
+    submit(client, world["tokens"]["resident"], "roll-b")  # today's: counted at once
+    got = api_stats(client, world, FIRST, LAST)
+    assert {key: got[key] for key in STATS_KEYS} == counted(app, county, FIRST, LAST)
+    assert got["received"] == 9 and got["as_of"].startswith("2026-11-14T01:00")
+    # A period of today alone reads no roll-up rows.
+    today = api_stats(client, world, date(2026, 11, 14), date(2026, 11, 14))
+    assert (today["received"], today["as_of"]) == (1, None)

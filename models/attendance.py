@@ -17,6 +17,8 @@ class CheckIn(db.Model):
     __table_args__ = (
         UniqueConstraint("deputy_id", "station_id", "on_date"),
         Index("ix_check_in_station_date", "station_id", "on_date"),
+        # A day's check-ins at every station: the roll-ups, and today's counted live.
+        Index("ix_check_in_date", "on_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

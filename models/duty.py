@@ -73,6 +73,8 @@ class DutyAssignment(db.Model):
     __table_args__ = (
         UniqueConstraint("station_id", "duty_date", "deputy_id"),
         Index("ix_duty_assignment_deputy_date", "deputy_id", "duty_date"),
+        # A day's duty at every station: the roll-ups, and today's counted live.
+        Index("ix_duty_assignment_date", "duty_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

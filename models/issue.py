@@ -214,7 +214,12 @@ class Rating(db.Model):
     """满意度测评: the resident's evaluation of one resolution."""
 
     __tablename__ = "rating"
-    __table_args__ = (UniqueConstraint("issue_id", "resolution_round"),)
+    __table_args__ = (
+        UniqueConstraint("issue_id", "resolution_round"),
+        # The ratings of the issues received since a date were all made since then: today's
+        # statistics read a day's ratings, not the year's.
+        Index("ix_rating_created", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"))

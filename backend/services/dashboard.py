@@ -220,8 +220,11 @@ def _stations(rows) -> list[StationRank]:
 
 def _categories(ids, start: date, end: date) -> list[tuple[str, int]]:
     """Issues received in the period by category, most first: whole months from their roll-up,
-    the days outside them counted."""
-    months, edges = rollups.split_rolled(start, end)
+    the days outside them — today among them — counted."""
+    rolled_end = min(end, clock.beijing_today() - timedelta(days=1))
+    months, edges = rollups.split_rolled(start, rolled_end)
+    if rolled_end < end:
+        edges = [*edges, (max(start, rolled_end + timedelta(days=1)), end)]
     counts: dict[int, int] = {}
     if months is not None:
         m = StationMonthCategory

@@ -129,9 +129,10 @@ def hours_between(later, earlier):
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
-def _issue_figures(where, today: date, *, by_station_day: bool = True) -> dict[tuple, dict]:
+def _issue_figures(where, today: date, *, by_station_day: bool = True, since: date | None = None) -> dict[tuple, dict]:
     """The issue columns (and HOURS) of each (station, day of receipt) among the issues matching
-    `where` — or, not grouped, of all of them under the key ()."""
+    `where` — or, not grouped, of all of them under the key (). `since`: no issue matching
+    `where` was received before that day, so neither was any of their ratings made (ix_rating_created)."""
     day = beijing_day(Issue.created_at)
     keys = (Issue.station_id, day) if by_station_day else ()
 
@@ -161,7 +162,8 @@ def _issue_figures(where, today: date, *, by_station_day: bool = True) -> dict[t
                _count_if(Rating.score == RatingScore.satisfied),
                _count_if(Rating.score == RatingScore.basically_satisfied),
                _count_if(Rating.score == RatingScore.unsatisfied))
-        .join(Issue, Issue.id == Rating.issue_id).where(*where).group_by(*keys))
+        .join(Issue, Issue.id == Rating.issue_id)
+        .where(*where, *([Rating.created_at >= midnight(since)] if since else [])).group_by(*keys))
     for row in ratings:
         counts = row[len(keys):]
         if counts[0]:
@@ -211,19 +213,22 @@ def roll_up_day(day: date, *, today: date | None = None) -> int:
 
 
 def roll_up_days(days, *, today: date | None = None) -> int:
-    """Recompute each of `days` whole, one transaction per day; returns the rows written.
+    """Recompute each of `days` before `today` whole, one transaction per day; returns the rows
+    written.
 
-    `today` (default Beijing's today) is the date the overdue clocks are read on.
+    `today` (default Beijing's today) is the date the overdue clocks are read on. It and later
+    days are skipped: a day is rolled up once it is over (the statistics count today live), so
+    a month row ends at yesterday and serves a period that runs to today.
     """
     today = today or clock.beijing_today()
-    days = sorted(set(days))
+    days = sorted(d for d in set(days) if d < today)
     written = 0
     while days:
         window = [d for d in days if d < days[0] + timedelta(days=_WINDOW_DAYS)]
         days = days[len(window):]
         first, last = window[0], window[-1]
         issues = _issue_figures((Issue.created_at >= midnight(first),
-                                 Issue.created_at < midnight(last + timedelta(days=1))), today)
+                                 Issue.created_at < midnight(last + timedelta(days=1))), today, since=first)
         facts = _day_figures(first, last, today)
         # Reads done: end them before writing (SQLite cannot upgrade a read begun before another
         # writer committed).
@@ -435,7 +440,8 @@ def live_sums(station_ids, first: date, last: date, today: date) -> dict:
     counted from the issues, check-ins, duty and reception records themselves."""
     total = dict.fromkeys(COLUMNS, 0)
     issues = _issue_figures((Issue.station_id.in_(station_ids), Issue.created_at >= midnight(first),
-                             Issue.created_at < midnight(last + timedelta(days=1))), today, by_station_day=False)
+                             Issue.created_at < midnight(last + timedelta(days=1))), today, by_station_day=False,
+                            since=first)
     for counts in [*issues.values(), *_day_figures(first, last, today, station_ids=station_ids).values()]:
         for name, value in counts.items():
             total[name] += value

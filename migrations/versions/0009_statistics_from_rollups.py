@@ -1,6 +1,8 @@
 """statistics from the roll-ups: `first_response_hours` on the figure rows (the numerator of
 avg_first_response_hours, summable where an average is not), filled in for the rows already
-there; `rolled_up_day`, the dates the roll-ups computed whole, filled in from the day rows.
+there; `rolled_up_day`, the dates the roll-ups computed whole, filled in from the day rows;
+indexes of check-ins and duty by date alone (a day at every station, as the roll-ups and
+today's live count read them), and of ratings by time (a day's issues' ratings).
 
 Revision ID: 9a41c6e2b8d5
 Revises: 5c2e8f1a7d30
@@ -56,6 +58,9 @@ def upgrade():
         sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('day'),
     )
+    op.create_index('ix_check_in_date', 'check_in', ['on_date'])
+    op.create_index('ix_duty_assignment_date', 'duty_assignment', ['duty_date'])
+    op.create_index('ix_rating_created', 'rating', ['created_at'])
     dialect = op.get_bind().dialect.name
     op.execute(_DAY_HOURS[dialect])
     op.execute(_MONTH_HOURS[dialect])
@@ -66,6 +71,9 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_rating_created', table_name='rating')
+    op.drop_index('ix_duty_assignment_date', table_name='duty_assignment')
+    op.drop_index('ix_check_in_date', table_name='check_in')
     op.drop_table('rolled_up_day')
     for table in ('station_month_figures', 'station_day_figures'):
         with op.batch_alter_table(table) as batch:

@@ -15,7 +15,6 @@ which is drawn only for a scope of at most DEPUTY_RANKING_MAX_STATIONS stations:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -29,7 +28,6 @@ from models import (
     DutyAssignment,
     DutyRoster,
     Issue,
-    Role,
     RosterStatus,
     Station,
     StationMonthCategory,
@@ -38,15 +36,15 @@ from models import (
 
 from .. import clock, tagged_cache
 from ..auth import Caller
-from . import issue_queue, rollups, scan_cache, stats
+from . import issue_queue, rollups, stats
 from .attendance import ATTENDED, rate, scoped_station_ids
 
 RANKED = 10
-# What is not live is cached per scope and query until the roll-ups change or a station does
-# (a station moved between regions changes a scope) — and at most this long, for the deputies'
-# ranking, which counts check-ins as they happen.
+# What is not live is cached per scope and query as the statistics' rolled part is
+# (stats.CACHE_GENERATIONS) — and at most this long, for the deputies' ranking, which counts
+# check-ins as they happen.
 CACHE_SECONDS = 600
-CACHE_GENERATIONS = (rollups.GENERATION_KEY, scan_cache.GENERATION_KEY)
+CACHE_GENERATIONS = stats.CACHE_GENERATIONS
 COLOURS = ("green", "yellow", "red")
 DEPUTY_RANKING_MAX_STATIONS = 500
 # Above this many stations the clocks are counted at most once a minute per scope: a province's
@@ -121,7 +119,7 @@ def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None 
     :raise 404 station_not_found · not_found: a station or region outside the caller's reach.
     """
     ids = scoped_station_ids(caller, station_id=station_id, region_code=region_code)
-    scope = _scope_key(caller, station_id, region_code)
+    scope = stats.scope_key(caller, station_id, region_code)
     key = f"dashboard:{scope}:{start.isoformat()}:{end.isoformat()}"
     found = tagged_cache.lookup(CACHE_GENERATIONS, key)
     if found.value is not None:
@@ -134,16 +132,6 @@ def dashboard(caller: Caller, start: date, end: date, *, station_id: int | None 
     _add_live_months(board, live)
     board.clocks = _clocks(ids, scope if board.station_count > CLOCKS_LIVE_MAX_STATIONS else None)
     return board
-
-
-def _scope_key(caller: Caller, station_id: int | None, region_code: str | None) -> str:
-    """The caller's scope (a region admin's region, a station manager's stations), narrowed."""
-    staff = caller.staff
-    if caller.has(Role.region_admin) and staff.region is not None:
-        scope = "r" + staff.region.code
-    else:
-        scope = "s" + hashlib.sha1(",".join(map(str, sorted(caller.station_ids))).encode()).hexdigest()[:16]
-    return f"{scope}:{station_id or ''}:{region_code or ''}"
 
 
 def _freeze(board: Dashboard) -> bytes:

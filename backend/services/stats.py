@@ -29,12 +29,21 @@ rows read were computed (None when everything was counted live).
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+import hashlib
+import json
+from datetime import date, datetime, timedelta
 
-from .. import clock
+from models import Role
+
+from .. import clock, tagged_cache
 from ..auth import Caller
-from . import rollups
+from . import rollups, scan_cache
 from .attendance import scoped_station_ids
+
+# The rolled part of a scope and period is cached until the roll-ups change or a station does
+# (a station moved between regions changes a scope), and at most this long.
+CACHE_SECONDS = 600
+CACHE_GENERATIONS = (rollups.GENERATION_KEY, scan_cache.GENERATION_KEY)
 
 
 def stats(caller: Caller, start: date, end: date, *, region_code: str | None = None,
@@ -45,7 +54,29 @@ def stats(caller: Caller, start: date, end: date, *, region_code: str | None = N
     :raise 404 station_not_found · not_found: a station or region outside the caller's reach.
     """
     ids = scoped_station_ids(caller, station_id=station_id, region_code=region_code)
-    return figures(ids, start, end)
+    # The rolled part ends yesterday: a period running on past today is another key each day.
+    rolled_end = min(end, clock.beijing_today() - timedelta(days=1))
+    key = f"stats:{scope_key(caller, station_id, region_code)}:{start.isoformat()}:{rolled_end.isoformat()}"
+    found = tagged_cache.lookup(CACHE_GENERATIONS, key)
+    if found.value is not None:
+        sums, as_of = json.loads(found.value)
+        rolled = (sums, datetime.fromisoformat(as_of) if as_of else None)
+    else:
+        rolled = rolled_part(ids, start, end)
+        tagged_cache.store(found, key, json.dumps([rolled[0], rolled[1].isoformat() if rolled[1] else None]).encode(),
+                           CACHE_SECONDS)
+    return figures(ids, start, end, rolled=rolled)
+
+
+def scope_key(caller: Caller, station_id: int | None, region_code: str | None) -> str:
+    """The caller's scope (a region admin's region, a station manager's stations), narrowed: the
+    part of a cache key that says whose figures they are."""
+    staff = caller.staff
+    if caller.has(Role.region_admin) and staff.region is not None:
+        scope = "r" + staff.region.code
+    else:
+        scope = "s" + hashlib.sha1(",".join(map(str, sorted(caller.station_ids))).encode()).hexdigest()[:16]
+    return f"{scope}:{station_id or ''}:{region_code or ''}"
 
 
 def figures(station_ids, start: date, end: date, *, rolled: tuple[dict, object] | None = None,

@@ -396,3 +396,37 @@ def test_the_statistics_read_rolled_up_days_and_count_the_rest_live(app, client,
     # A period of today alone reads no roll-up rows.
     today = api_stats(client, world, date(2026, 11, 14), date(2026, 11, 14))
     assert (today["received"], today["as_of"]) == (1, None)
+
+
+@pytest.mark.redis
+def test_the_rolled_part_of_the_statistics_is_cached_until_the_next_roll_up(app, client, world):
+    """With Redis, a scope and period's sums of roll-up rows are read once; the nightly job's
+    commit retires them, and the next answer sums the new rows."""
+    from sqlalchemy import event
+
+    play(app, client, world, nights=[date(2026, 11, 13)], until=date(2026, 11, 13))
+    at(bj(2026, 11, 13, 12))
+
+    def rows_read() -> tuple[dict, int]:
+        statements = []
+
+        def note(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            got = api_stats(client, world, FIRST, LAST)
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        return got, sum("station_month_figures" in s or "station_day_figures" in s for s in statements)
+
+    first, read = rows_read()
+    assert read == 1
+    again, read = rows_read()
+    assert (again, read) == (first, 0)
+    run_job(app, date(2026, 11, 14))  # i7's acceptance, yesterday, is now in its day's row
+    at(bj(2026, 11, 14, 9))
+    after, read = rows_read()
+    assert read == 1 and after["accepted"] == first["accepted"] + 1

@@ -50,6 +50,14 @@ def wait_for(predicate, timeout: float, what: str, poll: float = 0.05):
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
+def tail(log: Path, lines: int) -> str:
+    """The last `lines` of a server's log, for a failure message ("" when there is none yet)."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def postgres_bindir() -> Path | None:
     """The newest /usr/lib/postgresql/<version>/bin holding initdb, pg_ctl and postgres."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
@@ -134,10 +142,7 @@ class PgCluster:
             return False
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.log, lines)
 
     def destroy(self) -> None:
         if self.running():
@@ -348,10 +353,7 @@ class Gunicorn:
         return wait_for(logged, 5, f"{count} requests to {path} in the access log")
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return tail(self.error_log, lines)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -21,12 +21,14 @@ pytestmark = pytest.mark.postgres
 CHECK_HELD = 2.5
 
 
-def test_a_retry_after_the_worker_died_makes_exactly_one_issue(serve, local_app, wechat):
+def _submission_in_flight(serve, local_app, wechat, label: str, key: str):
+    """Two workers serving, one resident, and their submission under `key` started on a thread
+    and held at the content check. Returns the server, the world, the resident, the body, the
+    first attempt's outcome (its "response", or the "error" it met) and the thread."""
     server = serve(workers=2, WECHAT_TIMEOUT_SECONDS=CHECK_HELD + 2)
     world = build_world(local_app, server.base_url, residents=1)
     resident = world.residents[0]
-    body, key = issue_body("worker-killed"), "kill-me-1"
-
+    body = issue_body(label)
     wechat.delay("/wxa/msg_sec_check", CHECK_HELD)
     outcome: dict = {}
 
@@ -39,8 +41,15 @@ def test_a_retry_after_the_worker_died_makes_exactly_one_issue(serve, local_app,
 
     client = threading.Thread(target=first_attempt)
     client.start()
-    # The key is claimed and the request waits on WeChat's answer: kill the worker holding it.
     wait_for(lambda: wechat.calls("/wxa/msg_sec_check"), 10, "the submission to reach the content check")
+    return server, world, resident, body, outcome, client
+
+
+def test_a_retry_after_the_worker_died_makes_exactly_one_issue(serve, local_app, wechat):
+    key = "kill-me-1"
+    server, world, resident, body, outcome, client = _submission_in_flight(serve, local_app, wechat,
+                                                                           "worker-killed", key)
+    # The key is claimed and the request waits on WeChat's answer: kill the worker holding it.
     holders = [pid for pid, what in server.inflight().items() if what == "POST /api/v1/issues"]
     assert len(holders) == 1, server.inflight()
     os.kill(holders[0], signal.SIGKILL)
@@ -71,16 +80,9 @@ def test_a_retry_after_the_worker_died_makes_exactly_one_issue(serve, local_app,
 
 def test_a_replay_while_the_first_attempt_runs_is_still_409(serve, local_app, wechat):
     """The takeover is only for dead claims: a live request keeps its key."""
-    server = serve(workers=2, WECHAT_TIMEOUT_SECONDS=CHECK_HELD + 2)
-    world = build_world(local_app, server.base_url, residents=1)
-    resident = world.residents[0]
-    body, key = issue_body("still-running"), "live-1"
-    wechat.delay("/wxa/msg_sec_check", CHECK_HELD)
-    outcome: dict = {}
-    client = threading.Thread(target=lambda: outcome.setdefault("response", requests.post(
-        world.url("/api/v1/issues"), json=body, headers=auth(resident, key), timeout=30)))
-    client.start()
-    wait_for(lambda: wechat.calls("/wxa/msg_sec_check"), 10, "the submission to reach the content check")
+    key = "live-1"
+    _server, world, resident, body, outcome, client = _submission_in_flight(serve, local_app, wechat,
+                                                                            "still-running", key)
     replay = requests.post(world.url("/api/v1/issues"), json=body, headers=auth(resident, key), timeout=30)
     assert replay.status_code == 409 and replay.json()["error"]["code"] == "conflict", replay.text
     client.join(timeout=30)

@@ -5,7 +5,7 @@ from flask import Response
 
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
-from backend.services import inbox_cache, issue_access, issue_flow
+from backend.services import issue_access, issue_flow, issue_page_cache
 from backend.services.inbox import deputy_inbox
 from backend.services.issue_flow import Actor
 from models import IssueStatus, Role
@@ -32,16 +32,16 @@ def _actor(caller: Caller) -> Actor:
 
 
 @bp.get("/deputy/inbox", query=InboxQuery, response=IssuePage, roles={Role.deputy},
-        prefetch=inbox_cache.prefetch_key)
+        prefetch=issue_page_cache.INBOX.prefetch_key)
 def inbox(caller: Caller, query: InboxQuery):
     """代表待办：本人所在联络站的、点名给本人的、分派给本人的意见建议（不含待审核），最新的在前"""
-    body, found = inbox_cache.lookup(caller, query.status, query.page, query.per_page)
-    if body is None:
+    def compute() -> bytes:
         issues, total = deputy_inbox(caller.deputy_id, caller.deputy_station_ids,
                                      IssueStatus(query.status) if query.status else None, query.page, query.per_page)
-        body = IssuePage(items=[issue_summary(i, caller) for i in issues], page=query.page,
+        return IssuePage(items=[issue_summary(i, caller) for i in issues], page=query.page,
                          per_page=query.per_page, total=total).model_dump_json().encode()
-        inbox_cache.store(found, caller, query.status, query.page, query.per_page, body)
+
+    body = issue_page_cache.INBOX.page(caller, query.status, query.page, query.per_page, compute)
     return Response(body, mimetype="application/json")
 
 

@@ -1,9 +1,11 @@
 """Residents' issues (意见建议): submit, follow, rate."""
 from __future__ import annotations
 
+from flask import Response
+
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
-from backend.services import issue_access, issue_flow, stations
+from backend.services import issue_access, issue_flow, issue_page_cache, stations
 from backend.services.inbox import SUMMARY_LOADS
 from backend.services.issue_flow import Actor
 from backend.services.submit_issue import IssueDraft, submit_issue
@@ -47,12 +49,17 @@ def create(caller: Caller, body: IssueCreate):
     return IssueOut(issue=issue_detail(issue, caller))
 
 
-@bp.get("/issues/mine", query=PageQuery, response=IssuePage, roles={Role.resident})
+@bp.get("/issues/mine", query=PageQuery, response=IssuePage, roles={Role.resident},
+        prefetch=issue_page_cache.MINE.prefetch_key)
 def mine(caller: Caller, query: PageQuery):
     """我提交的意见建议，最新的在前"""
-    where = Issue.submitter_id == caller.user_id
-    return page_of(db.select(Issue).where(where).order_by(Issue.created_at.desc(), Issue.id.desc()),
-                   query, caller)
+    def compute() -> bytes:
+        where = Issue.submitter_id == caller.user_id
+        return page_of(db.select(Issue).where(where).order_by(Issue.created_at.desc(), Issue.id.desc()),
+                       query, caller).model_dump_json().encode()
+
+    return Response(issue_page_cache.MINE.page(caller, None, query.page, query.per_page, compute),
+                    mimetype="application/json")
 
 
 @bp.get("/issues/<no>", response=IssueOut, auth=True, errors=["issue_not_found"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend import tagged_cache
-from backend.services.inbox_cache import EVERYTHING
+from backend.services.issue_page_cache import EVERYTHING
 from models import Category, db
 from tests.factories import create_categories
 

@@ -32,7 +32,7 @@ from models import (
 
 from .. import clock
 from ..errors import ApiError, Forbidden
-from . import inbox_cache, notices, regions, workdays
+from . import issue_page_cache, notices, regions, workdays
 
 S = IssueStatus
 
@@ -118,7 +118,7 @@ def _move(issue: Issue, actor: Actor, kind: str, allowed_from: AbstractSet[Issue
     db.session.add(event)
     db.session.flush()
     db.session.refresh(issue)
-    inbox_cache.issue_changed(db.session, issue, deputies_before=deputies_before)
+    issue_page_cache.issue_changed(db.session, issue, deputies_before=deputies_before)
     notices.issue_changed(issue, event)
 
 

@@ -30,7 +30,7 @@ from ..auth import Caller
 from ..crypto import encrypt_text, mask_phone
 from ..errors import ApiError, InvalidInput
 from ..rows import insert_row
-from . import content_check, inbox_cache, issue_numbers, rate_limit, workdays
+from . import content_check, issue_numbers, issue_page_cache, rate_limit, workdays
 from .issue_flow import ACCEPT_WITHIN_WORKDAYS
 from .uploads import owned_uploads
 
@@ -39,7 +39,7 @@ MAX_SUBMISSIONS_PER_HOUR = 10
 RATE_BUCKET = "issue-submit"
 
 # Categories change rarely, and every change bumps the generation of what issues show.
-_categories = tagged_cache.ProcessMemo(inbox_cache.EVERYTHING)
+_categories = tagged_cache.ProcessMemo(issue_page_cache.EVERYTHING)
 
 
 class ContentRejected(ApiError):

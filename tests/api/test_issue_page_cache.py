@@ -1,5 +1,6 @@
-"""The identity and inbox caches in Redis: a repeated inbox costs no query, and every change
-that matters — to the issues, the names shown, the deputy's roles or stations — shows at once."""
+"""The identity and issue-list caches in Redis: a repeated inbox or list of one's own issues
+costs no query, and every change that matters — to the issues, the names shown, the deputy's
+roles or stations — shows at once."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,7 @@ from sqlalchemy import update
 
 from backend import create_app, tagged_cache
 from backend.auth import issue_token
-from models import Category, Deputy, Issue, IssueStatus, StationMembership, User, db
+from models import Category, Deputy, Issue, IssueStatus, Station, StationMembership, User, db
 from tests.api.test_issue_lifecycle import act, submit, world  # noqa: F401  (fixture)
 from tests.factories import auth, count_queries
 
@@ -28,6 +29,57 @@ def test_a_repeated_inbox_runs_no_query(client, app, world):
     second, warm = count_queries(app, lambda: inbox(client, world))
     assert cold > 0 and warm == 0
     assert first == second and first["total"] == 1
+
+
+def mine(client, world, who="resident", **query):
+    response = client.get("/api/v1/issues/mine", query_string=query, headers=auth(world["tokens"][who]))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_repeated_list_of_my_issues_runs_no_query(client, app, world):
+    submit(client, world)
+    first, cold = count_queries(app, lambda: mine(client, world))
+    second, warm = count_queries(app, lambda: mine(client, world))
+    assert cold > 0 and warm == 0
+    assert first == second and first["total"] == 1
+
+
+def test_each_step_of_my_issue_shows_in_my_list_at_once(client, world):
+    assert mine(client, world)["total"] == 0
+    no = submit(client, world).get_json()["issue"]["no"]
+    assert [i["status"] for i in mine(client, world)["items"]] == ["submitted"]
+    for verb, body, status in [("accept", None, "accepted"), ("reply", {"content": "已联系物业。"}, "replied"),
+                               ("resolve", {"summary": "路灯已修复。"}, "resolved")]:
+        assert act(client, world, "deputy", no, verb, body).status_code == 200
+        assert [i["status"] for i in mine(client, world)["items"]] == [status]
+    assert mine(client, world)["items"][0]["can_rate"] is True
+    rated = client.post(f"/api/v1/issues/{no}/rating", json={"score": "satisfied"},
+                        headers=auth(world["tokens"]["resident"]))
+    assert rated.status_code == 200
+    assert [(i["status"], i["can_rate"]) for i in mine(client, world)["items"]] == [("closed", False)]
+    # Pages are the resident's own: another resident's list is not theirs.
+    assert mine(client, world, "stranger")["total"] == 0
+
+
+def test_another_residents_issue_leaves_my_cached_list_alone(client, app, world):
+    submit(client, world)
+    mine(client, world)
+    stranger = client.post("/api/v1/issues", headers=auth(world["tokens"]["stranger"]), json={
+        "scene": "issue01", "category": "交通出行", "content": "公交站的雨棚漏雨，请尽快维修。"})
+    assert stranger.status_code == 201
+    _, queries = count_queries(app, lambda: mine(client, world))
+    assert queries == 0
+    assert mine(client, world, "stranger")["total"] == 1
+
+
+def test_a_renamed_station_shows_in_my_cached_list(client, app, world):
+    submit(client, world)
+    assert mine(client, world)["items"][0]["station"]["name"] != "改名后的联络站"
+    with app.app_context():
+        db.session.get(Station, world["ids"]["station"]).name = "改名后的联络站"
+        db.session.commit()
+    assert mine(client, world)["items"][0]["station"]["name"] == "改名后的联络站"
 
 
 def test_a_repeated_inbox_is_one_redis_round_trip(client, app, world, monkeypatch):

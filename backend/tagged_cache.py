@@ -261,18 +261,36 @@ class ProcessMemo:
         self._since = 0.0
         self._values: dict = {}
 
-    def get(self, key, load: Callable[[], object]):
+    def _current_values(self) -> dict | None:
+        """This process's values if they still stand (None without Redis)."""
         current = generation(self.gen_key)
         if current is None:
-            return load()
-        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], key)  # tests run several apps
+            return None
         if current != self._generation or time.monotonic() - self._since >= self.max_age_seconds:
             # Read before loading, so an edit committed meanwhile is never hidden under it.
             self._generation, self._since, self._values = current, time.monotonic(), {}
-        values = self._values
+        return self._values
+
+    def get(self, key, load: Callable[[], object]):
+        values = self._current_values()
+        if values is None:
+            return load()
+        key = (current_app.config["SQLALCHEMY_DATABASE_URI"], key)  # tests run several apps
         if key not in values:
             values[key] = load()
         return values[key]
+
+    def get_many(self, keys: Sequence, load_many: Callable[[list], dict]) -> dict:
+        """The values of several keys; those this process lacks loaded at once by
+        `load_many(missing keys)`, which answers a dict holding each of them."""
+        values = self._current_values()
+        if values is None:
+            return load_many(list(keys))
+        database = current_app.config["SQLALCHEMY_DATABASE_URI"]
+        missing = [k for k in keys if (database, k) not in values]
+        if missing:
+            values.update(((database, k), v) for k, v in load_many(missing).items())
+        return {k: values[(database, k)] for k in keys}
 
     def get_row(self, key, query):
         """The ORM object `query` selects (or None), placed in the request's session without a

@@ -2,8 +2,11 @@
 and following a station."""
 from __future__ import annotations
 
+import json
+
 from flask import Response, current_app
 
+from backend import tagged_cache
 from backend.auth import Caller
 from backend.endpoint import ApiBlueprint
 from backend.services import (
@@ -14,13 +17,13 @@ from backend.services import (
     station_codes,
     stations,
 )
+from models import Station, db
 
 from .schemas import (
     FollowDetail,
     FollowOut,
     NearbyOut,
     NearbyQuery,
-    NearbyStationOut,
     ScanOut,
 )
 from .serialize import deputy_brief_out, next_day_out, station_out
@@ -50,12 +53,25 @@ def scan(scene: str):
 def nearby(query: NearbyQuery):
     """附近的联络站，由近及远（坐标为 GCJ-02）"""
     found = stations.nearby_stations(query.lat, query.lng, query.limit)
-    found_stations = [s for s, _ in found]
-    chains = regions.lineages(s.region for s in found_stations)
-    rules = reception.rules_for(found_stations, chains)
-    return NearbyOut(items=[
-        station_out(s, [r.name for r in chains[s.region_id]], rules[s.id], NearbyStationOut, distance_m=round(d))
-        for s, d in found])
+    cards = _nearby_cards.get_many([station_id for station_id, _ in found], _load_cards)
+    body = {"items": [{**cards[station_id], "distance_m": round(d)} for station_id, d in found
+                      if cards[station_id] is not None]}  # None: a station deleted since the map was made
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
+
+
+# A station's card changes only with what bumps the scan generation (the station, its region,
+# its reception rule); cards are dicts in the JSON form of StationOut, never changed once made.
+_nearby_cards = tagged_cache.ProcessMemo(scan_cache.GENERATION_KEY)
+
+
+def _load_cards(station_ids: list[int]) -> dict[int, dict | None]:
+    found = list(db.session.scalars(db.select(Station).where(Station.id.in_(station_ids))))
+    chains = regions.lineages(s.region for s in found)
+    rules = reception.rules_for(found, chains)
+    cards = dict.fromkeys(station_ids)
+    cards.update((s.id, station_out(s, [r.name for r in chains[s.region_id]], rules[s.id]).model_dump(mode="json"))
+                 for s in found)
+    return cards
 
 
 def _station_url(station) -> str:

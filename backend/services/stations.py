@@ -21,7 +21,7 @@ from models import (
 
 from .. import clock, tagged_cache
 from ..errors import StationNotFound
-from . import reception, regions, scan_cache
+from . import reception, regions, scan_cache, station_places
 from .reception import NextReceptionDay
 
 # WeChat allows ≤ 32 chars of [0-9A-Za-z!#$&'()*+,/:;=?@-._~] in a scene; ours use a URL-safe
@@ -101,37 +101,33 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def nearby_stations(lat: float, lng: float, limit: int) -> list[tuple[Station, float]]:
-    """The `limit` nearest active stations with their distances in metres, nearest first.
+def nearby_stations(lat: float, lng: float, limit: int) -> list[tuple[int, float]]:
+    """The ids of the `limit` nearest active stations with their distances in metres, nearest first.
 
-    Searches a box around the point (index on lat, lng) that doubles until it holds enough
-    stations; the box's corners reach further than its sides, so the last box is widened to
-    the circle through the kth distance before the answer is cut.
+    Searches a box around the point that doubles until it holds enough stations; the box's
+    corners reach further than its sides, so the last box is widened to the circle through the
+    kth distance before the answer is cut.
     """
+    def ranked_in_box(half_deg: float) -> list[tuple[int, float]]:
+        # Longitude degrees shrink towards the poles; widen the box so it still covers half_deg of arc.
+        lng_half = min(180.0, half_deg / max(math.cos(math.radians(min(abs(lat), 89.0))), 0.01))
+        lng_lo, lng_hi = (lng - lng_half, lng + lng_half) if lng_half < 180 else (-180.0, 180.0)
+        places = station_places.places_in_box(lat - half_deg, lat + half_deg, lng_lo, lng_hi)
+        return sorted(((i, distance_m(lat, lng, p_lat, p_lng)) for i, p_lat, p_lng in places),
+                      key=lambda r: (r[1], r[0]))
+
     half_deg = 0.05  # about 5 km
     while True:
-        rows = _stations_in_box(lat, lng, half_deg)
-        if len(rows) >= limit or half_deg >= 180:
+        ranked = ranked_in_box(half_deg)
+        if len(ranked) >= limit or half_deg >= 180:
             break
         half_deg *= 2
-    ranked = sorted(((s, distance_m(lat, lng, s.lat, s.lng)) for s in rows), key=lambda r: (r[1], r[0].id))
     if len(ranked) >= limit and half_deg < 180:
         # A station just outside the box's side may be nearer than one in its corner.
         radius_deg = ranked[limit - 1][1] / 111_000 + 0.001
         if radius_deg > half_deg:
-            rows = _stations_in_box(lat, lng, radius_deg)
-            ranked = sorted(((s, distance_m(lat, lng, s.lat, s.lng)) for s in rows), key=lambda r: (r[1], r[0].id))
+            ranked = ranked_in_box(radius_deg)
     return ranked[:limit]
-
-
-def _stations_in_box(lat: float, lng: float, half_deg: float) -> list[Station]:
-    # Longitude degrees shrink towards the poles; widen the box so it still covers half_deg of arc.
-    lng_half = min(180.0, half_deg / max(math.cos(math.radians(min(abs(lat), 89.0))), 0.01))
-    query = db.select(Station).where(Station.is_active.is_(True),
-                                     Station.lat.between(lat - half_deg, lat + half_deg))
-    if lng_half < 180:
-        query = query.where(Station.lng.between(lng - lng_half, lng + lng_half))
-    return list(db.session.scalars(query))
 
 
 @dataclass

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 from PIL import Image
 
-from models import StationFollow, db
-from tests.factories import auth, create_deputy, create_region_tree, create_station, wx_login
+from backend.services.station_places import StationMap
+from models import Station, StationFollow, db
+from tests.factories import auth, count_queries, create_deputy, create_region_tree, create_station, wx_login
 
 
 @pytest.fixture
@@ -39,6 +41,51 @@ def test_nearby_finds_stations_far_away_and_across_the_box_edge(client, stations
     # From far away (Beijing) the box must keep growing until it reaches Anji.
     items = client.get("/api/v1/stations/nearby?lat=39.9&lng=116.4&limit=1").get_json()["items"]
     assert items[0]["id"] == stations["far"]
+
+
+def nearby_ids(client, **query):
+    response = client.get("/api/v1/stations/nearby", query_string={"lat": 30.6301, "lng": 119.6801} | query)
+    assert response.status_code == 200
+    return [(i["id"], i["name"]) for i in response.get_json()["items"]]
+
+
+@pytest.mark.redis
+def test_a_repeated_nearby_runs_no_query(app, client, stations):
+    first, cold = count_queries(app, lambda: nearby_ids(client))
+    _, warm = count_queries(app, lambda: nearby_ids(client, lat=30.64))
+    assert cold > 0 and warm == 0
+    assert [i for i, _ in first] == [stations["near"], stations["mid"], stations["far"]]
+
+
+@pytest.mark.redis
+def test_a_new_moved_renamed_or_closed_station_shows_in_nearby_at_once(app, client, stations):
+    assert [i for i, _ in nearby_ids(client, limit=2)] == [stations["near"], stations["mid"]]
+    with app.app_context():
+        added = create_station(db.session.get(Station, stations["near"]).region, name="新站", scene="new01",
+                               lat=30.6310, lng=119.6810).id
+    assert nearby_ids(client, limit=2) == [(stations["near"], "近站"), (added, "新站")]
+    with app.app_context():
+        far = db.session.get(Station, stations["far"])
+        far.lat, far.lng, far.name = 30.6301, 119.6801, "搬来的站"
+        db.session.get(Station, stations["near"]).is_active = False
+        db.session.commit()
+    assert nearby_ids(client, limit=2) == [(stations["far"], "搬来的站"), (added, "新站")]
+
+
+def test_the_station_map_finds_what_a_scan_of_every_place_finds():
+    """The grid's box search, small boxes and boxes larger than the stations' spread alike,
+    against the plain filter — edges included (BETWEEN is inclusive)."""
+    rnd = random.Random(7)
+    places = [(i, rnd.uniform(29.5, 31.5), rnd.uniform(118.5, 121.0)) for i in range(3000)]
+    places += [(3000, 30.05, 120.05), (3001, -45.0, -170.0)]  # on a cell's corner; far away
+    grid = StationMap(places)
+    boxes = [(30.05, 30.05, 120.05, 120.05), (-90.0, 90.0, -180.0, 180.0), (-50, -40, -175, -165)]
+    for _ in range(300):
+        lat, lng, half = rnd.uniform(29, 32), rnd.uniform(118, 121.5), rnd.choice([0.001, 0.05, 0.3, 2.0, 40.0])
+        boxes.append((lat - half, lat + half, lng - half, lng + half))
+    for lat_lo, lat_hi, lng_lo, lng_hi in boxes:
+        expected = sorted(p for p in places if lat_lo <= p[1] <= lat_hi and lng_lo <= p[2] <= lng_hi)
+        assert sorted(grid.in_box(lat_lo, lat_hi, lng_lo, lng_hi)) == expected
 
 
 @pytest.mark.parametrize("query, field", [

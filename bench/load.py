@@ -74,6 +74,10 @@ from backend.bench_data import BENCH_PASSWORD, GENERATOR_VERSION, sizes_for
 
 LUA = BENCH / "load.lua"
 ROTATION = 2000  # tokens, stations, issues a path rotates over
+# The reads answered from caches: each of their requests is made once before the path is loaded,
+# so the load measures a day's steady state (every station scanned, every list opened once);
+# the first views' rate is printed beside it.
+PREWARMED = ("scan", "nearby", "my-issues", "inbox")
 
 
 @dataclass(frozen=True)
@@ -242,37 +246,42 @@ def settle(server: Server, limit: float = 300) -> None:
 
 
 def prewarm(server: Server, requests_file: Path, threads: int = 4) -> float:
-    """Each request of the file once (the scan: every station's answer cached, as after a day of
-    scanning), on a few threads. Returns the seconds it took."""
+    """Each request of the file once, on a few threads: the cached reads as after a day of use
+    (every station scanned, every user's list opened once). Returns the seconds it took."""
     from concurrent.futures import ThreadPoolExecutor
 
-    paths = [line.split("\t")[1] for line in requests_file.read_text(encoding="utf-8").splitlines() if line]
     started = time.monotonic()
 
-    def get(path: str) -> None:
-        with urllib.request.urlopen(server.url(path), timeout=120) as response:
-            response.read()
+    def get(line: str) -> None:
+        with urllib.request.urlopen(request_of(server, line), timeout=120) as answer:
+            answer.read()
 
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(get, paths))
+        list(pool.map(get, read_lines(requests_file)))
     return time.monotonic() - started
 
 
-def check(server: Server, requests_file: Path) -> None:
-    """The first request of the file must answer 2xx, or the load would measure refusals."""
-    method, path, *rest = requests_file.read_text(encoding="utf-8").splitlines()[0].split("\t")
+def request_of(server: Server, line: str) -> urllib.request.Request:
+    """A line of a requests file (bench/load.lua's format) as a request; "{n}" in a body is "check"."""
+    method, path, *rest = line.split("\t")
     headers = {rest[0]: rest[1]} if rest and rest[0] else {}
     data = rest[2].replace("{n}", "check").encode() if len(rest) > 2 and rest[2] else None
     if data is not None:
         headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(server.url(path), data=data, headers=headers, method=method)
+    return urllib.request.Request(server.url(path), data=data, headers=headers, method=method)
+
+
+def check(server: Server, requests_file: Path) -> None:
+    """The first request of the file must answer 2xx, or the load would measure refusals."""
+    req = request_of(server, read_lines(requests_file)[0])
+    what = f"{req.get_method()} {req.selector}"
     try:
         with urllib.request.urlopen(req, timeout=120) as response:
             response.read()
     except urllib.error.HTTPError as exc:
-        raise ServerFailed(f"{method} {path} answered {exc.code}: {exc.read()[:300]!r}") from None
+        raise ServerFailed(f"{what} answered {exc.code}: {exc.read()[:300]!r}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        raise ServerFailed(f"{method} {path}: no answer within 120 s ({exc})") from None
+        raise ServerFailed(f"{what}: no answer within 120 s ({exc})") from None
 
 
 def main() -> int:
@@ -332,9 +341,11 @@ def main() -> int:
             server = bare_server if path.name == "bare" else app_server
             settle(server)
             check(server, files[path.name])
-            if path.name == "scan" and args.prewarm_scan:
-                say(f"  scan: each of {len(read_lines(files['scan']))} stations scanned once first, "
-                    f"{prewarm(server, files['scan']):.0f} s (a day's cache)", report)
+            if path.name in PREWARMED and args.prewarm:
+                count = len(read_lines(files[path.name]))
+                seconds = prewarm(server, files[path.name])
+                say(f"  {path.name}: each of its {count:,} requests made once first, {seconds:.1f} s on 4 threads "
+                    f"({count / seconds:,.0f}/s: first views, uncached)", report)
             lua_env = {"BENCH_REQUESTS": str(files[path.name]), "BENCH_LABEL": f"{stamp}-{path.name}-warm"}
             wrk(server, None, path.connections, args.warmup, args.wrk_threads, out_dir / f"warmup-{path.name}.txt",
                 lua=LUA, lua_env=lua_env)
@@ -392,8 +403,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     p.add_argument("--keep-db", action="store_true", help="keep the database (a province takes minutes to make)")
     p.add_argument("--reuse", action="store_true", help="load a database kept by --keep-db, if of the same sizes")
-    p.add_argument("--prewarm-scan", action=argparse.BooleanOptionalAction, default=True,
-                   help="scan every station once before loading the scan (its cache as after a day)")
+    p.add_argument("--prewarm", action=argparse.BooleanOptionalAction, default=True,
+                   help="make each request of the cached reads once before loading them (as after a day)")
     return p.parse_args()
 
 

@@ -17,30 +17,25 @@ from tests.factories import auth, count_queries
 pytestmark = pytest.mark.redis
 
 
-def inbox(client, world, who="deputy", **query):
-    response = client.get("/api/v1/deputy/inbox", query_string=query, headers=auth(world["tokens"][who]))
+def page(client, world, path, who, **query):
+    response = client.get(path, query_string=query, headers=auth(world["tokens"][who]))
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
-def test_a_repeated_inbox_runs_no_query(client, app, world):
-    submit(client, world)
-    first, cold = count_queries(app, lambda: inbox(client, world))
-    second, warm = count_queries(app, lambda: inbox(client, world))
-    assert cold > 0 and warm == 0
-    assert first == second and first["total"] == 1
+def inbox(client, world, who="deputy", **query):
+    return page(client, world, "/api/v1/deputy/inbox", who, **query)
 
 
 def mine(client, world, who="resident", **query):
-    response = client.get("/api/v1/issues/mine", query_string=query, headers=auth(world["tokens"][who]))
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return page(client, world, "/api/v1/issues/mine", who, **query)
 
 
-def test_a_repeated_list_of_my_issues_runs_no_query(client, app, world):
+@pytest.mark.parametrize("path, who", [("/api/v1/deputy/inbox", "deputy"), ("/api/v1/issues/mine", "resident")])
+def test_a_repeated_page_runs_no_query(client, app, world, path, who):
     submit(client, world)
-    first, cold = count_queries(app, lambda: mine(client, world))
-    second, warm = count_queries(app, lambda: mine(client, world))
+    first, cold = count_queries(app, lambda: page(client, world, path, who))
+    second, warm = count_queries(app, lambda: page(client, world, path, who))
     assert cold > 0 and warm == 0
     assert first == second and first["total"] == 1
 

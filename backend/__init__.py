@@ -85,7 +85,7 @@ def create_app(**overrides) -> Flask:
     from .extensions import init_extensions
     from .observability import init_observability
     from .security_headers import init_security_headers
-    from .services import audit, issue_page_cache, scan_cache, workdays
+    from .services import audit, issue_page_cache, scan_cache, station_places, workdays
     from .sessions import LazyCookieSessionInterface
     from .storage import init_storage
     from .wechat import init_wechat
@@ -102,6 +102,7 @@ def create_app(**overrides) -> Flask:
     scan_cache.hook_invalidation()
     identity_cache.hook_invalidation()
     issue_page_cache.hook_invalidation()
+    station_places.hook_invalidation()
     workdays.hook_invalidation()
     init_wechat(app)
     errors.register_error_handlers(app)

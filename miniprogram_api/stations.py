@@ -15,6 +15,7 @@ from backend.services import (
     regions,
     scan_cache,
     station_codes,
+    station_places,
     stations,
 )
 from models import Station, db
@@ -59,9 +60,9 @@ def nearby(query: NearbyQuery):
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json")
 
 
-# A station's card changes only with what bumps the scan generation (the station, its region,
-# its reception rule); cards are dicts in the JSON form of StationOut, never changed once made.
-_nearby_cards = tagged_cache.ProcessMemo(scan_cache.GENERATION_KEY)
+# A card shows the station, its region and its reception rule: what bumps the places'
+# generation. Cards are dicts in the JSON form of StationOut, never changed once made.
+_nearby_cards = tagged_cache.ProcessMemo(station_places.GENERATION_KEY)
 
 
 def _load_cards(station_ids: list[int]) -> dict[int, dict | None]:

@@ -2,19 +2,24 @@
 
 A province has ~13,000 stations and the country ~220,000: their places are a few MB a process
 and change rarely. The map is a grid of `CELL_DEG` cells filled from one query of (id, lat, lng)
-and kept while the scan generation stands (`services/scan_cache.py`: every change to a station
-bumps it). Without Redis a process cannot know when to drop it, so it keeps none and the search
-asks the database for each box instead.
+and kept while `GENERATION_KEY` stands: bumped by any change to a station, a region or a
+reception rule — what the map and a nearby station's card show — and not by rosters, members or
+deputies, which change all day across a province and would make every process rebuild its map.
+Without Redis a process cannot know when to drop it, so it keeps none and the search asks the
+database for each box instead.
 """
 from __future__ import annotations
 
 import math
 from collections import defaultdict
 
-from models import Station, db
+from models import ReceptionRule, Region, Station, db
 
 from .. import tagged_cache
-from . import scan_cache
+
+GENERATION_KEY = "stations:places:gen"
+tagged_cache.register_global(GENERATION_KEY)
+_SHOWN = (Station, Region, ReceptionRule)
 
 # About 5 km: the first box `nearby` searches spans a few cells.
 CELL_DEG = 0.05
@@ -47,7 +52,7 @@ class StationMap:
                 if lat_lo <= p[1] <= lat_hi and lng_lo <= p[2] <= lng_hi]
 
 
-_memo = tagged_cache.ProcessMemo(scan_cache.GENERATION_KEY)
+_memo = tagged_cache.ProcessMemo(GENERATION_KEY)
 
 
 def _load() -> StationMap:
@@ -57,9 +62,21 @@ def _load() -> StationMap:
 
 def places_in_box(lat_lo: float, lat_hi: float, lng_lo: float, lng_hi: float) -> list[Place]:
     """Active stations within the bounds: from this process's map, or the database without Redis."""
-    if tagged_cache.generation(scan_cache.GENERATION_KEY) is None:
+    if tagged_cache.generation(GENERATION_KEY) is None:
         return [tuple(row) for row in db.session.execute(
             db.select(Station.id, Station.lat, Station.lng).where(
                 Station.is_active.is_(True), Station.lat.between(lat_lo, lat_hi),
                 Station.lng.between(lng_lo, lng_hi)))]
     return _memo.get("map", _load).in_box(lat_lo, lat_hi, lng_lo, lng_hi)
+
+
+def _spoiled_by(obj) -> list[str]:
+    return [GENERATION_KEY] if isinstance(obj, _SHOWN) else []
+
+
+def _spoiled_by_bulk(cls: type) -> list[str]:
+    return [GENERATION_KEY] if issubclass(cls, _SHOWN) else []
+
+
+def hook_invalidation() -> None:
+    tagged_cache.watch(_spoiled_by, _spoiled_by_bulk)

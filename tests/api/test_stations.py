@@ -70,6 +70,21 @@ def test_a_new_moved_renamed_or_closed_station_shows_in_nearby_at_once(app, clie
         db.session.get(Station, stations["near"]).is_active = False
         db.session.commit()
     assert nearby_ids(client, limit=2) == [(stations["far"], "搬来的站"), (added, "新站")]
+    with app.app_context():
+        db.session.get(Station, added).region.name = "改名镇"
+        db.session.commit()
+    regions = client.get("/api/v1/stations/nearby", query_string={"lat": 30.6301, "lng": 119.6801}).get_json()
+    assert {i["region"]["name"] for i in regions["items"]} == {"改名镇"}
+
+
+@pytest.mark.redis
+def test_a_deputy_joining_a_station_leaves_the_nearby_map_and_cards_cached(app, client, stations):
+    """Members, rosters and deputies change all day across a province; nearby shows none of them."""
+    nearby_ids(client)
+    with app.app_context():
+        create_deputy(name="赵敏", stations=[db.session.get(Station, stations["mid"])])
+    _, queries = count_queries(app, lambda: nearby_ids(client))
+    assert queries == 0
 
 
 def test_the_station_map_finds_what_a_scan_of_every_place_finds():

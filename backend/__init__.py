@@ -13,9 +13,7 @@ from config import PROJECT_ROOT, load_config
 
 from . import logs
 from .request_limits import LimitedRequest
-
-# Ids are PostgreSQL integers: no row has a larger one.
-MAX_ROW_ID = 2**31 - 1
+from .validation import MAX_ROW_ID
 
 
 class RowIdConverter(IntegerConverter):

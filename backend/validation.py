@@ -8,6 +8,7 @@ from flask import Request
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     PlainSerializer,
     ValidationError,
     model_validator,
@@ -15,6 +16,11 @@ from pydantic import (
 
 from .clock import to_beijing_iso
 from .errors import InvalidInput, UnsupportedMediaType
+
+# Ids are PostgreSQL integers: no row has a larger one, and asking the database for one is its
+# error (a 500), so an id given in a body or query is refused beyond this.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class ApiModel(BaseModel):

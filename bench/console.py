@@ -50,26 +50,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the project: config, backend, models
 
-from run import (  # bench/ is not a package
-    BENCH,
-    NOISE_CORES,
+from harness import (  # bench/ is not a package
     PROTECTED_DATABASES,
-    RESULTS,
     ROOT,
     Server,
     ServerFailed,
     StepFailed,
+    drop_database,
+    recreate_database,
+    run_step,
+)
+from run import (  # bench/ is not a package
+    BENCH,
+    NOISE_CORES,
+    RESULTS,
     app_env,
     claim_machine,
     cpu_model,
     cpu_split,
     cpu_times,
-    drop_database,
     gunicorn_config,
     gunicorn_version,
     proc_stats,
-    recreate_database,
-    run_step,
 )
 
 from backend import bench_data
@@ -494,7 +496,7 @@ def part_demo(args, out_dir: Path, work: Path) -> None:
             f" whole build {build_s:.0f} s")
 
         gconf = gunicorn_config(args.workers, args.threads) + ["--timeout", "300"]
-        server = Server.start("console-demo", ["wsgi:app"], ROOT, env, gconf, out_dir)
+        server = Server.gunicorn("console-demo", ["wsgi:app"], env, gconf, out_dir)
         server.wait_ready("/console/login")
         station_id = manager_stations[0]
         pages = console_pages(issue_no, station_id, latest_day[station_id])
@@ -672,7 +674,7 @@ def part_province(args, out_dir: Path) -> None:
     server = None
     try:
         gconf = gunicorn_config(args.workers, args.threads) + ["--timeout", "300"]
-        server = Server.start("console-province", ["wsgi:app"], ROOT, env, gconf, out_dir)
+        server = Server.gunicorn("console-province", ["wsgi:app"], env, gconf, out_dir)
         server.wait_ready("/console/login")
         base = server.url("")
         variants = [("/console/", f"whole province ({args.stations:,} stations), Jan 1 – today"),

@@ -34,10 +34,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from harness import (  # noqa: E402  - bench/ is not a package
+    ROOT,
+    Server,
+    ServerFailed,
+    StepFailed,
+    drop_database,
+    free_port,
+    recreate_database,
+    run_step,
+)
 from run import (  # noqa: E402  - bench/ is not a package
-    BENCH, NOISE_CORES, RESULTS, ROOT, Result, Server, ServerFailed, StepFailed, app_env,
-    cpu_model, drop_database, free_port, gunicorn_config, gunicorn_version, measure, recreate_database,
-    claim_machine, result_lines, run_step, wrk, wrk_version,
+    BENCH,
+    NOISE_CORES,
+    RESULTS,
+    Result,
+    app_env,
+    claim_machine,
+    cpu_model,
+    gunicorn_config,
+    gunicorn_version,
+    measure,
+    result_lines,
+    wrk,
+    wrk_version,
 )
 
 LUA = BENCH / "issues.lua"
@@ -101,7 +121,7 @@ def main() -> int:
             wechat = start_fake_wechat(wechat_port, env, out_dir)
             servers.append(wechat)
         gconf = gunicorn_config(args.workers, args.threads)
-        app = Server.start(target.name, ["wsgi:app"], ROOT, env, gconf, out_dir)
+        app = Server.gunicorn(target.name, ["wsgi:app"], env, gconf, out_dir)
         servers.append(app)
         app.wait_ready("/api/v1/categories")
 
@@ -141,7 +161,7 @@ def main() -> int:
 
 def measure_floor(args, env, gconf, out_dir: Path, servers: list[Server], lua_env, stamp, real: Result) -> str:
     """The same load on bench/floor_app.py (submission's I/O on the raw drivers), right after."""
-    floor = Server.start("floor", ["--chdir", str(BENCH), "floor_app:app"], ROOT, env, gconf, out_dir)
+    floor = Server.gunicorn("floor", ["--chdir", str(BENCH), "floor_app:app"], env, gconf, out_dir)
     servers.append(floor)
     floor.wait_ready("/healthz")
     wrk(floor, None, args.connections, args.warmup, args.wrk_threads, out_dir / "warmup-floor.txt",
@@ -176,24 +196,15 @@ def parse_args() -> argparse.Namespace:
 
 
 def start_fake_wechat(port: int, env: dict[str, str], out_dir: Path) -> Server:
-    log = out_dir / "fake-wechat.log"
-    with open(log, "ab") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "fake-wechat", "--port", str(port)],
-                                cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server("wechat", proc, port, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ServerFailed(f"fake WeChat exited {proc.returncode}:\n{server.tail()}")
-        try:
-            urllib.request.urlopen(server.url("/cgi-bin/getcallbackip"), timeout=2).close()
-            return server
-        except urllib.error.HTTPError:
-            return server  # it answers; what does not matter here
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.2)
-    server.stop()
-    raise ServerFailed(f"fake WeChat not answering on port {port}:\n{server.tail()}")
+    server = Server.launch("wechat", [sys.executable, "-m", "flask", "--app", "wsgi", "fake-wechat", "--port", "{port}"],
+                           env, out_dir / "fake-wechat.log", port)
+    try:
+        server.wait_listening()
+    except ServerFailed:
+        server.stop()
+        raise
+    return server
+
 
 
 def _call(url: str, token: str, body: dict | None = None) -> tuple[int, dict]:

@@ -45,27 +45,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from console import inprocess_app, province_marker, save_marker, sign_in
-from issues import start_fake_wechat
-from run import (
-    BENCH,
+from harness import (
     PROTECTED_DATABASES,
-    RESULTS,
-    ROOT,
-    Result,
     Server,
     ServerFailed,
     StepFailed,
+    drop_database,
+    free_port,
+    recreate_database,
+    run_step,
+)
+from issues import start_fake_wechat
+from run import (
+    BENCH,
+    RESULTS,
+    Result,
     app_env,
     claim_machine,
     cpu_model,
-    drop_database,
-    free_port,
     gunicorn_config,
     gunicorn_version,
     measure,
     read_lines,
-    recreate_database,
-    run_step,
     wrk,
     wrk_version,
 )
@@ -321,9 +322,9 @@ def main() -> int:
                + ", ".join(f"{k} {v:.1f} s" for k, v in data["phases"].items())), report)
         servers.append(start_fake_wechat(wechat_port, env, out_dir))
         gconf = gunicorn_config(args.workers, args.threads) + ["--timeout", "120"]
-        app_server = Server.start("app", ["wsgi:app"], ROOT, env, gconf, out_dir)
+        app_server = Server.gunicorn("app", ["wsgi:app"], env, gconf, out_dir)
         servers.append(app_server)
-        bare_server = Server.start("bare", ["--chdir", str(BENCH), "bare_app:app"], ROOT, env, gconf, out_dir)
+        bare_server = Server.gunicorn("bare", ["--chdir", str(BENCH), "bare_app:app"], env, gconf, out_dir)
         servers.append(bare_server)
         app_server.wait_ready("/api/v1/categories")
         bare_server.wait_ready("/bare")

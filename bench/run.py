@@ -20,19 +20,27 @@ import platform
 import re
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import (  # bench/ is not a package
+    PROTECTED_DATABASES,
+    ROOT,
+    Server,
+    ServerFailed,
+    StepFailed,
+    clean_up_on_signals,
+    drop_database,
+    recreate_database,
+    run_step,
+)
+
 BENCH = ROOT / "bench"
 LUA = BENCH / "scan.lua"
 RESULTS = BENCH / "results"  # raw wrk output and server logs; gitignored
@@ -41,9 +49,6 @@ TARGET_RATIO = 0.35
 TARGET_P99_MS = 50.0
 # Above this much CPU taken by processes outside the benchmark (or stolen), a run says it was noisy.
 NOISE_CORES = 0.15
-
-# Databases this script must never drop, whatever --database says.
-PROTECTED_DATABASES = {"test", "postgres", "template0", "template1"}
 
 # The scenes rotated over: enough that the scan is not one hot row, few enough that every worker
 # sees each of them during the warm-up.
@@ -66,10 +71,7 @@ def claim_machine(database: str):
     except BlockingIOError:
         print("another benchmark is running on this machine; wait for it", file=sys.stderr)
         return None
-    # Ctrl-C and SIGTERM (e.g. from a CI timeout) must still stop the servers and drop the
-    # database. SIGINT is reset explicitly: a shell starting this in the background ignores it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminated)
+    clean_up_on_signals()
     return lock
 
 
@@ -113,9 +115,9 @@ def main() -> int:
         bare_paths.write_text("/bare\n", encoding="utf-8")
 
         gconf = gunicorn_config(args.workers, args.threads)
-        app = Server.start("scan", ["wsgi:app"], ROOT, env, gconf, out_dir)
+        app = Server.gunicorn("scan", ["wsgi:app"], env, gconf, out_dir)
         servers.append(app)
-        bare = Server.start("bare", ["--chdir", str(BENCH), "bare_app:app"], ROOT, env, gconf, out_dir)
+        bare = Server.gunicorn("bare", ["--chdir", str(BENCH), "bare_app:app"], env, gconf, out_dir)
         servers.append(bare)
         app.wait_ready(f"/api/v1/stations/scan/{scenes[0]}")
         bare.wait_ready("/bare")
@@ -156,11 +158,6 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _terminated(*_):
-    print("terminated", file=sys.stderr)
-    sys.exit(143)  # SystemExit runs main()'s cleanup
-
-
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--connections", type=int, default=64)
@@ -185,32 +182,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-# --- database -------------------------------------------------------------------------------
-
-def recreate_database(psycopg, admin_url: str, name: str) -> str:
-    from psycopg import sql
-
-    try:
-        conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        raise StepFailed(f"PostgreSQL unreachable at {admin_url}: {exc}") from None
-    with conn:
-        # FORCE: a previous run killed mid-way may have left connections open.
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return conn.execute("SHOW server_version").fetchone()[0]
-
-
-def drop_database(psycopg, admin_url: str, name: str) -> None:
-    from psycopg import sql
-
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        print(f"could not drop database {name}: {exc}", file=sys.stderr)
-
-
 def count_rows(psycopg, db_url: str) -> dict[str, int]:
     tables = ["region", "station", "deputy", "deputy_seat", "station_membership", "topic_group"]
     with psycopg.connect(db_url) as conn:
@@ -233,17 +204,6 @@ def app_env(db_url: str, redis_url: str) -> dict[str, str]:
     return env
 
 
-class StepFailed(Exception):
-    pass
-
-
-def run_step(flask_args: list[str], env: dict[str, str], what: str) -> None:
-    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *flask_args]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise StepFailed(f"{what} failed ({' '.join(cmd)}):\n{done.stdout}{done.stderr}")
-
-
 def read_lines(path: Path) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
 
@@ -261,75 +221,13 @@ def gunicorn_config(workers: int, threads: int) -> list[str]:
     return conf
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerFailed(Exception):
-    pass
-
-
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen
-    port: int
-    log: Path
-
-    @classmethod
-    def start(cls, name: str, target: list[str], cwd: Path, env: dict[str, str], gconf: list[str],
-              out_dir: Path) -> "Server":
-        port = free_port()
-        log = out_dir / f"gunicorn-{name}.log"
-        cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *gconf,
-               "--error-logfile", str(log), *target]
-        # Own session: a Ctrl-C reaches only this script, which then stops the servers in order.
-        with open(log, "ab") as sink:
-            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        return cls(name, proc, port, log)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def wait_ready(self, path: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerFailed(f"gunicorn ({self.name}) exited {self.proc.returncode}:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(self.url(path), timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        raise ServerFailed(f"gunicorn ({self.name}) not answering {path} after {timeout:.0f}s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        try:
-            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
-        except OSError:
-            return ""
-
-    def pids(self) -> set[int]:
-        """The master and its workers."""
-        found = {self.proc.pid}
-        for stat in proc_stats().values():
-            if stat.ppid == self.proc.pid:
-                found.add(stat.pid)
-        return found
-
-    def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            # Only the group this script created for this server.
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+def server_pids(server: Server) -> set[int]:
+    """A server's process and its children (a gunicorn master's workers)."""
+    found = {server.proc.pid}
+    for stat in proc_stats().values():
+        if stat.ppid == server.proc.pid:
+            found.add(stat.pid)
+    return found
 
 
 def check_200(url: str) -> int:
@@ -420,7 +318,7 @@ def wrk(server: Server, paths: Path | None, connections: int, seconds: int, thre
 
 def measure(server: Server, paths: Path | None, args, out_dir: Path, servers: list[Server],
             lua: Path = LUA, lua_env: dict[str, str] | None = None) -> Result:
-    own = {s.name: s.pids() for s in servers}
+    own = {s.name: server_pids(s) for s in servers}
     cpu0, procs0, kids0 = cpu_times(), proc_stats(), resource.getrusage(resource.RUSAGE_CHILDREN)
     raw = wrk(server, paths, args.connections, args.duration, args.wrk_threads, out_dir / f"wrk-{server.name}.txt",
               lua=lua, lua_env=lua_env)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from backend.crypto import MOBILE
-from backend.validation import ApiModel, BeijingDateTime
+from backend.validation import ApiModel, BeijingDateTime, RowId
 
 StatusName = Literal["pending_review", "submitted", "accepted", "replied", "transferred", "resolved",
                      "closed", "rejected", "reopened"]
@@ -25,11 +25,11 @@ class CategoryList(ApiModel):
 
 class IssueCreate(ApiModel):
     scene: str | None = Field(default=None, max_length=32, description="扫码得到的联络站 scene（与 station_id 二选一）")
-    station_id: int | None = Field(default=None, ge=1)
+    station_id: RowId | None = None
     category: str = Field(min_length=1, max_length=32, description="分类名称，如「城乡建设」")
     content: str = Field(min_length=5, max_length=2000)
-    deputy_id: int | None = Field(default=None, ge=1, description="指定本站某位代表")
-    images: list[int] = Field(default_factory=list, max_length=9, description="先上传得到的图片 id")
+    deputy_id: RowId | None = Field(default=None, description="指定本站某位代表")
+    images: list[RowId] = Field(default_factory=list, max_length=9, description="先上传得到的图片 id")
     anonymous: bool = False
     contact_phone: str | None = Field(default=None, description="手机号，加密保存，仅脱敏显示")
     share_phone: bool = Field(default=False, description="同意向办理代表显示完整手机号")
@@ -186,4 +186,4 @@ class EmptyIn(ApiModel):
 
 
 class AssignIn(ApiModel):
-    deputy_id: int = Field(ge=1)
+    deputy_id: RowId

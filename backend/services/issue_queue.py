@@ -30,6 +30,7 @@ from .. import clock
 from ..auth import Caller
 from ..errors import InvalidInput
 from ..permissions import station_scope_clause
+from ..validation import MAX_ROW_ID
 from . import audit, issue_access, workdays
 
 Colour = Literal["green", "yellow", "red"]
@@ -38,8 +39,7 @@ Colour = Literal["green", "yellow", "red"]
 # forgotten, and building it would hold a worker for a long time.
 EXPORT_MAX_ROWS = 10_000
 
-# Integer columns are 32-bit on PostgreSQL: a larger id in a filter would be a database error.
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID  # a larger id in a filter would be a database error
 
 
 class ExportTooLarge(InvalidInput):

@@ -303,3 +303,23 @@ def test_a_transfer_links_the_department_of_the_stations_own_county(client, app,
     with app.app_context():
         transfer = db.session.scalar(db.select(Transfer))
         assert db.session.get(Department, transfer.department_id).region_id == own_county
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"scene": None, "station_id": 2**31}, "station_id"),
+    ({"deputy_id": 2**31}, "deputy_id"),
+    ({"images": [10**20]}, "images"),
+])
+def test_ids_beyond_any_row_are_refused_on_submission(client, world, overrides, field):
+    """2**31 and beyond are no PostgreSQL integer: a clear 400, never the database's error."""
+    response = submit(client, world, **overrides)
+    assert response.status_code == 400, response.get_json()
+    fields = response.get_json()["error"]["details"]["fields"]
+    assert [message for name, message in fields.items() if name.split(".")[0] == field] == ["不能大于2147483647"]
+
+
+def test_assigning_to_a_deputy_id_beyond_any_row_is_refused(client, world):
+    no = submit(client, world).get_json()["issue"]["no"]
+    response = act(client, world, "manager", no, "assign", {"deputy_id": 6402373705728000}, prefix="manage")
+    assert response.status_code == 400, response.get_json()
+    assert "deputy_id" in response.get_json()["error"]["details"]["fields"]

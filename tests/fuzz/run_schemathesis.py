@@ -22,8 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,10 +32,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-# Databases this script must never drop, whatever --database says (`test` is the CI suite's).
-PROTECTED_DATABASES = {"test", "postgres", "template0", "template1"}
+from harness import (  # bench/ is not a package; its servers and databases serve here too
+    PROTECTED_DATABASES,
+    Server,
+    ServerFailed,
+    StepFailed,
+    clean_up_on_signals,
+    drop_database,
+    free_port,
+    recreate_database,
+    run_step,
+)
 
 # What every run checks. `not_a_server_error`: never a 5xx. `status_code_conformance`: the
 # status is one the operation documents. `content_type_conformance`, `response_schema_conformance`
@@ -81,10 +88,7 @@ def main() -> int:
     if args.database in PROTECTED_DATABASES:
         print(f"refusing to use database {args.database!r}", file=sys.stderr)
         return 2
-    # Ctrl-C and SIGTERM (a CI timeout) must still stop the servers and drop the database.
-    # SIGINT is reset explicitly: a shell starting this in the background ignores it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminated)
+    clean_up_on_signals()
     import psycopg
 
     started = time.monotonic()
@@ -104,13 +108,13 @@ def main() -> int:
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         picks = pick_demo_data(psycopg, db_url, summary)
 
-        fake = Server.start("fake-wechat", [sys.executable, "-m", "backend.wechat.fake_server",
-                                            "--port", str(fake_port)], env, work, fake_port)
+        fake = Server.launch("fake-wechat", [sys.executable, "-m", "backend.wechat.fake_server",
+                                             "--port", str(fake_port)], env, work / "fake-wechat.log", fake_port)
         servers.append(fake)
         fake.wait_listening()
-        app = Server.start("gunicorn", [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}",
-                                        "--workers", "2", "--threads", "4", "--worker-class", "gthread",
-                                        "--log-level", "warning", "wsgi:app"], env, work)
+        app = Server.launch("gunicorn", [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}",
+                                         "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+                                         "--log-level", "warning", "wsgi:app"], env, work / "gunicorn.log")
         servers.append(app)
         app.wait_ready("/readyz")
 
@@ -146,14 +150,11 @@ def main() -> int:
     finally:
         for server in reversed(servers):
             server.stop()
+            if any("Traceback" in line or "ERROR" in line for line in server.tail().splitlines()):
+                print(f"{server.name}'s log ends with errors:\n{server.tail()}", file=sys.stderr)
         if db_created and not args.keep_db:
             drop_database(psycopg, admin_url, args.database)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _terminated(*_):
-    print("terminated", file=sys.stderr)
-    sys.exit(143)  # SystemExit runs main()'s cleanup
 
 
 def parse_args() -> argparse.Namespace:
@@ -179,33 +180,6 @@ def parse_args() -> argparse.Namespace:
 
 # --- database and app -------------------------------------------------------------------------
 
-class StepFailed(Exception):
-    pass
-
-
-def recreate_database(psycopg, admin_url: str, name: str) -> None:
-    from psycopg import sql
-
-    try:
-        conn = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        raise StepFailed(f"PostgreSQL unreachable at {admin_url}: {exc}") from None
-    with conn:
-        # FORCE: a previous run killed mid-way may have left connections open.
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(psycopg, admin_url: str, name: str) -> None:
-    from psycopg import sql
-
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    except psycopg.Error as exc:
-        print(f"could not drop database {name}: {exc}", file=sys.stderr)
-
-
 def app_env(db_url: str, redis_url: str, fake_port: int, work: Path) -> dict[str, str]:
     import redis
 
@@ -228,13 +202,6 @@ def app_env(db_url: str, redis_url: str, fake_port: int, work: Path) -> dict[str
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return env
-
-
-def run_step(flask_args: list[str], env: dict[str, str]) -> None:
-    cmd = [sys.executable, "-m", "flask", "--app", "wsgi", *flask_args]
-    done = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise StepFailed(f"{' '.join(flask_args)} failed:\n{done.stdout}{done.stderr}")
 
 
 @dataclass
@@ -375,81 +342,6 @@ def run_schemathesis(schema_url: str, run: RoleRun, token: str | None, config: P
 
 
 # --- servers ----------------------------------------------------------------------------------
-
-class ServerFailed(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen
-    port: int
-    log: Path
-
-    @classmethod
-    def start(cls, name: str, cmd: list[str], env: dict[str, str], work: Path, port: int | None = None) -> Server:
-        port = port or free_port()
-        log = work / f"{name}.log"
-        with open(log, "ab") as sink:
-            # Own session: a Ctrl-C reaches only this script, which stops the servers in order.
-            proc = subprocess.Popen([part.format(port=port) for part in cmd], cwd=ROOT, env=env, stdout=sink,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        return cls(name, proc, port, log)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise ServerFailed(f"{self.name} exited {self.proc.returncode}:\n{self.tail()}")
-
-    def wait_listening(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise ServerFailed(f"{self.name} not listening after {timeout:.0f}s:\n{self.tail()}")
-
-    def wait_ready(self, path: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                with urllib.request.urlopen(self.url(path), timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        raise ServerFailed(f"{self.name} not answering {path} after {timeout:.0f}s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        try:
-            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # only the group this script created
-                self.proc.wait(timeout=5)
-        errors = [line for line in self.tail().splitlines() if "Traceback" in line or "ERROR" in line]
-        if errors:
-            print(f"{self.name}'s log ends with errors:\n{self.tail()}", file=sys.stderr)
-
 
 if __name__ == "__main__":
     sys.exit(main())

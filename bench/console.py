@@ -72,6 +72,7 @@ from run import (  # bench/ is not a package
     gunicorn_config,
     gunicorn_version,
     proc_stats,
+    server_pids,
 )
 
 from backend import bench_data
@@ -170,7 +171,7 @@ class CpuMeter:
         self.server = server
 
     def __enter__(self):
-        self.own = {"app": self.server.pids()}
+        self.own = {"app": server_pids(self.server)}
         self.cpu0, self.procs0 = cpu_times(), proc_stats()
         self.self0 = resource.getrusage(resource.RUSAGE_SELF)
         return self

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -158,25 +158,27 @@ def _fresh_start() -> int:
 def generation(gen_key: str) -> bytes | None:
     """The current generation of `gen_key`, started if it was not; None without Redis.
 
-    Read at most once a request: a generation that came with the identity lookup is used as it
-    is (a value loaded after it may be newer than it says, never older), until this request
-    commits a change of its own.
+    Read at most once a request: a generation that came with the identity lookup, or was read
+    earlier in the request, is used as it is (a value loaded after it may be newer than it says,
+    never older), until this request commits a change of its own.
     """
     client = get_redis()
     if client is None:
         return None
-    seen = g.get(_SEEN_GENERATIONS)
-    if seen and seen.get(gen_key) is not None:
+    seen = g.setdefault(_SEEN_GENERATIONS, {})
+    if seen.get(gen_key) is not None:
         return seen[gen_key]
     try:
         current = client.get(gen_key)
         if current is None:
             client.set(gen_key, _fresh_start(), nx=True, ex=GEN_TTL_SECONDS)
             current = client.get(gen_key)
-        return current
     except redis.RedisError as exc:
         log.warning("cache unavailable: %s", exc)
         return None
+    if has_request_context():  # a job's app context may last for hours: it reads again each time
+        seen[gen_key] = current
+    return current
 
 
 def current(gen_keys: Sequence[str]) -> Lookup:

@@ -58,6 +58,23 @@ def test_a_repeated_nearby_runs_no_query(app, client, stations):
 
 
 @pytest.mark.redis
+def test_a_repeated_nearby_is_one_redis_round_trip(app, client, stations, monkeypatch):
+    nearby_ids(client)
+    redis_client = app.extensions["redis"]
+    commands = []
+    original = redis_client.execute_command
+
+    def counting(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    # Three boxes searched (the point is far from most stations), one read of the generation.
+    assert len(nearby_ids(client, lat=30.0, lng=119.0, limit=3)) == 3
+    assert commands == ["GET"]
+
+
+@pytest.mark.redis
 def test_a_new_moved_renamed_or_closed_station_shows_in_nearby_at_once(app, client, stations):
     assert [i for i, _ in nearby_ids(client, limit=2)] == [stations["near"], stations["mid"]]
     with app.app_context():

@@ -151,6 +151,24 @@ def count_queries(app, action):
     return result, count[0]
 
 
+def redis_commands(app, action) -> tuple[object, list[str]]:
+    """`action()`'s result and the Redis commands the app sent meanwhile, in order."""
+    client = app.extensions["redis"]
+    commands: list[str] = []
+    original = client.execute_command
+
+    def counting(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    client.execute_command = counting
+    try:
+        result = action()
+    finally:
+        del client.execute_command  # the class's method again
+    return result, commands
+
+
 def create_issue(station: Station, *, category: str = "交通出行", content: str = "小区门口的路灯坏了三个月，晚上很黑。",
                  status=None, created_at=None, accept_due_on=None, reply_due_on=None, first_response_at=None,
                  resolved_at=None, addressed_deputy: Deputy | None = None, assigned_deputy: Deputy | None = None,

@@ -12,7 +12,7 @@ from backend import create_app, tagged_cache
 from backend.auth import issue_token
 from models import Category, Deputy, Issue, IssueStatus, Station, StationMembership, User, db
 from tests.api.test_issue_lifecycle import act, submit, world  # noqa: F401  (fixture)
-from tests.factories import auth, count_queries
+from tests.factories import auth, count_queries, redis_commands
 
 pytestmark = pytest.mark.redis
 
@@ -77,19 +77,11 @@ def test_a_renamed_station_shows_in_my_cached_list(client, app, world):
     assert mine(client, world)["items"][0]["station"]["name"] == "改名后的联络站"
 
 
-def test_a_repeated_inbox_is_one_redis_round_trip(client, app, world, monkeypatch):
+def test_a_repeated_inbox_is_one_redis_round_trip(client, app, world):
     submit(client, world)
     inbox(client, world)
-    redis_client = app.extensions["redis"]
-    commands = []
-    original = redis_client.execute_command
-
-    def counting(*args, **kwargs):
-        commands.append(args[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(redis_client, "execute_command", counting)
-    assert inbox(client, world)["total"] == 1
+    page, commands = redis_commands(app, lambda: inbox(client, world))
+    assert page["total"] == 1
     assert commands == ["EVAL"] or commands == ["EVALSHA"]
 
 

@@ -9,7 +9,15 @@ from PIL import Image
 
 from backend.services.station_places import StationMap
 from models import Station, StationFollow, db
-from tests.factories import auth, count_queries, create_deputy, create_region_tree, create_station, wx_login
+from tests.factories import (
+    auth,
+    count_queries,
+    create_deputy,
+    create_region_tree,
+    create_station,
+    redis_commands,
+    wx_login,
+)
 
 
 @pytest.fixture
@@ -58,19 +66,11 @@ def test_a_repeated_nearby_runs_no_query(app, client, stations):
 
 
 @pytest.mark.redis
-def test_a_repeated_nearby_is_one_redis_round_trip(app, client, stations, monkeypatch):
+def test_a_repeated_nearby_is_one_redis_round_trip(app, client, stations):
     nearby_ids(client)
-    redis_client = app.extensions["redis"]
-    commands = []
-    original = redis_client.execute_command
-
-    def counting(*args, **kwargs):
-        commands.append(args[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(redis_client, "execute_command", counting)
     # Three boxes searched (the point is far from most stations), one read of the generation.
-    assert len(nearby_ids(client, lat=30.0, lng=119.0, limit=3)) == 3
+    found, commands = redis_commands(app, lambda: nearby_ids(client, lat=30.0, lng=119.0, limit=3))
+    assert len(found) == 3
     assert commands == ["GET"]
 
 

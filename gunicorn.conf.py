@@ -36,7 +36,7 @@ limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 
-accesslog = None  # the app's access line (backend/observability.py) replaces it
+accesslog = None  # the app's access line (backend/observability/middleware.py) replaces it
 
 # --- request metrics across workers ------------------------------------------------------------
 
@@ -75,7 +75,7 @@ def on_exit(server):
 if _settings["LOG_FORMAT"] == "json":
     from gunicorn.glogging import Logger
 
-    from backend.logs import JsonFormatter
+    from backend.observability.logs import JsonFormatter
 
     class JsonLogger(Logger):
         """gunicorn's error log, one JSON object a line like the app's (wherever --error-logfile says)."""

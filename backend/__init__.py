@@ -9,11 +9,10 @@ from werkzeug.routing import (
     ValidationError,
 )
 
+from backend.observability import logs
+from backend.validation import MAX_ROW_ID
+from backend.web.request_limits import LimitedRequest
 from config import PROJECT_ROOT, load_config
-
-from . import logs
-from .request_limits import LimitedRequest
-from .validation import MAX_ROW_ID
 
 
 class RowIdConverter(IntegerConverter):
@@ -69,7 +68,7 @@ def create_app(**overrides) -> Flask:
     if app.config.get("CLOCK_START"):
         from datetime import datetime
 
-        from . import clock
+        from backend import clock
 
         clock.accelerate(datetime.fromisoformat(app.config["CLOCK_START"]), app.config["CLOCK_SPEED"],
                          app.config["CLOCK_ORIGIN"])
@@ -77,17 +76,21 @@ def create_app(**overrides) -> Flask:
     # a handler on stderr in LOG_FORMAT; pytest's and gunicorn's own set-ups are left as they are.
     logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
 
+    from backend import cli, crypto, errors
+    from backend.caches import identity_cache
+    from backend.extensions import init_extensions
+    from backend.observability.middleware import init_observability
+    from backend.services.issues import issue_page_cache
+    from backend.services.privacy import audit
+    from backend.services.reference import workdays
+    from backend.services.stations import scan_cache, station_places
+    from backend.storage import init_storage
+    from backend.web import landing, media, metrics, openapi
+    from backend.web.security_headers import init_security_headers
+    from backend.web.sessions import LazyCookieSessionInterface
+    from backend.web.wechat_callback import bp as wechat_callback
+    from backend.wechat import init_wechat
     from miniprogram_api import register_api
-
-    from . import cli, crypto, errors, identity_cache, landing, media, metrics, openapi
-    from .extensions import init_extensions
-    from .observability import init_observability
-    from .security_headers import init_security_headers
-    from .services import audit, issue_page_cache, scan_cache, station_places, workdays
-    from .sessions import LazyCookieSessionInterface
-    from .storage import init_storage
-    from .wechat import init_wechat
-    from .wechat.callback import bp as wechat_callback
 
     app.session_interface = LazyCookieSessionInterface()
     # First: the WSGI layer outermost, so a request's id and timing cover all the rest; the
@@ -111,7 +114,7 @@ def create_app(**overrides) -> Flask:
     app.register_blueprint(media.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(wechat_callback)
-    from .console import init_console
+    from backend.console import init_console
 
     init_console(app)
     cli.register_commands(app)

@@ -14,6 +14,9 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam
 
+from backend import clock
+from backend.caches import identity_cache
+from backend.errors import TokenExpired, Unauthorized
 from models import (
     Deputy,
     Role,
@@ -25,16 +28,13 @@ from models import (
     staff_station,
 )
 
-from . import clock, identity_cache
-from .errors import TokenExpired, Unauthorized
-
 _SALT = "lianluozhan.api-token.v1"
 
 
 class Caller:
     """Who is calling, and as what.
 
-    Built either from the database or from the identity cache (`backend/identity_cache.py`),
+    Built either from the database or from the identity cache (`backend/caches/identity_cache.py`),
     so it holds ids; the `user`, `deputy` and `staff` objects are loaded only when a service
     needs them (hot read paths such as the deputy inbox need none).
     """

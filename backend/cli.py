@@ -11,9 +11,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from backend.jobs.cli import register_commands as register_job_commands
 from models import db
-
-from .jobs.cli import register_commands as register_job_commands
 
 
 def register_commands(app: Flask) -> None:
@@ -34,8 +33,8 @@ def register_commands(app: Flask) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="写出生成摘要（JSON）")
 @with_appcontext
 def bench_data(scale: str, issues: int | None, seed: int, roll_up: bool, out: str | None) -> None:
-    """Bulk benchmark data into an empty, migrated PostgreSQL database (backend/bench_data.py)."""
-    from . import bench_data as generator
+    """Bulk benchmark data into an empty, migrated PostgreSQL database (backend/demo/bench_data.py)."""
+    from backend.demo import bench_data as generator
 
     sizes = generator.sizes_for(scale, issues)
     click.echo(f"生成 {scale}：" + "，".join(f"{k} {v:,}" for k, v in vars(sizes).items()))
@@ -58,8 +57,8 @@ def bench_data(scale: str, issues: int | None, seed: int, roll_up: bool, out: st
 @with_appcontext
 def seed_demo(out: str | None, seed: int, with_activity: bool) -> None:
     """Create a demo county: townships, stations, deputies, staff accounts, invite codes."""
-    from .services.demo import seed_demo as run
-    from .services.demo_activity import seed_activity
+    from backend.demo.activity import seed_activity
+    from backend.demo.county import seed_demo as run
 
     try:
         summary = run(seed=seed)
@@ -82,7 +81,7 @@ def seed_demo(out: str | None, seed: int, with_activity: bool) -> None:
 @with_appcontext
 def fake_wechat(port: int | None) -> None:
     """Run the built-in fake WeChat server in the foreground."""
-    from .wechat.fake_server import FakeWeChat
+    from backend.wechat.fake_server import FakeWeChat
 
     cfg = current_app.config
     server = FakeWeChat(cfg["WECHAT_APP_ID"], cfg["WECHAT_APP_SECRET"], port=port or cfg["FAKE_WECHAT_PORT"])
@@ -102,7 +101,7 @@ def uploads_group() -> None:
 @with_appcontext
 def purge_uploads(older_than_hours: int) -> None:
     """Delete images never attached to an issue, and their files."""
-    from .services.uploads import purge_unattached_uploads
+    from backend.services.content.uploads import purge_unattached_uploads
 
     removed = purge_unattached_uploads(timedelta(hours=older_than_hours))
     click.echo(f"已删除 {removed} 张超过 {older_than_hours} 小时未使用的图片。")
@@ -121,7 +120,7 @@ def outbox_send(threads: int | None, once: bool) -> None:
     """Send due messages until stopped (SIGTERM / Ctrl-C finish the calls in flight first)."""
     import signal
 
-    from .services.outbox import Sender
+    from backend.services.messaging.outbox import Sender
 
     app = current_app._get_current_object()
     threads = threads or app.config["OUTBOX_SEND_THREADS"]
@@ -129,7 +128,7 @@ def outbox_send(threads: int | None, once: bool) -> None:
         # Every thread holds a connection while it works: with a pool smaller than the threads the
         # pool closes and reopens connections all the time. The sender gets an app of its own
         # whose pool fits.
-        from . import create_app
+        from backend import create_app
 
         # No ping before each checkout either (two round trips a message): a thread that meets a
         # dropped connection rolls back and carries on, and the pool replaces the connection.
@@ -152,7 +151,7 @@ def outbox_send(threads: int | None, once: bool) -> None:
 @with_appcontext
 def outbox_status() -> None:
     """Messages in each state."""
-    from .services.outbox import counts_by_state
+    from backend.services.messaging.outbox import counts_by_state
 
     for state, count in counts_by_state().items():
         click.echo(f"{state:10} {count}")

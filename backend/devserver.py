@@ -18,10 +18,9 @@ import sys
 from flask_migrate import upgrade
 from werkzeug.serving import WSGIRequestHandler
 
+from backend import create_app
 from config import PROJECT_ROOT
 from models import Station, db
-
-from . import create_app
 
 
 def main() -> None:
@@ -31,8 +30,8 @@ def main() -> None:
     with app.app_context():
         upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
         if db.session.scalar(db.select(db.func.count(Station.id))) == 0:
-            from .services.demo import seed_demo
-            from .services.demo_activity import seed_activity
+            from backend.demo.activity import seed_activity
+            from backend.demo.county import seed_demo
 
             summary = seed_demo()
             db.session.commit()

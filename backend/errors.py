@@ -14,7 +14,7 @@ from flask import Flask, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from .storage import StorageUnavailable
+from backend.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 

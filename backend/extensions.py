@@ -12,9 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend.caches import redis_guard
 from models import db
-
-from . import redis_guard
 
 log = logging.getLogger(__name__)
 migrate = Migrate()
@@ -31,7 +30,7 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(app.config["MIGRATIONS_DIR"]))
     url = app.config.get("REDIS_URL")
     # Redis is a shared cache and lock service, never a reason to fail or hang a request:
-    # backend/redis_guard.py.
+    # backend/caches/redis_guard.py.
     app.extensions["redis"] = redis_guard.connect(url) if url else None
 
 

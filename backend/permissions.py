@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import exists
 
+from backend.auth import Caller
+from backend.errors import DeputyNotFound, Forbidden
 from models import (
     REGION_CODE_PREFIX,
     Deputy,
@@ -13,9 +15,6 @@ from models import (
     StationMembership,
     db,
 )
-
-from .auth import Caller
-from .errors import DeputyNotFound, Forbidden
 
 
 def station_scope_clause(caller: Caller):

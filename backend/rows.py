@@ -18,9 +18,8 @@ from sqlalchemy import Insert, insert, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
+from backend.caches import tagged_cache
 from models import db
-
-from . import tagged_cache
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from .clock import to_beijing_iso
-from .errors import InvalidInput, UnsupportedMediaType
+from backend.clock import to_beijing_iso
+from backend.errors import InvalidInput, UnsupportedMediaType
 
 # Ids are PostgreSQL integers: no row has a larger one, and asking the database for one is its
 # error (a 500), so an id given in a body or query is refused beyond this.

@@ -18,7 +18,7 @@ Part B, province (database `bench_console_province`, kept between runs as a cach
 makes it again): 1 province, 11 cities, 90 counties, 1,300 townships, 13,000 stations, 150,000
 deputies with seats and memberships, 100,000 residents, 1,000,000 issues over the past 365 days
 with their timelines, ratings and transfers, published 逢六 rosters (2 deputies a station-day) with
-check-ins for ~85%, all by COPY — the generator of `flask bench-data` (backend/bench_data.py); then `rollups.roll_up_days` over the year (timed: the backfill) and one nightly
+check-ins for ~85%, all by COPY — the generator of `flask bench-data` (backend/demo/bench_data.py); then `rollups.roll_up_days` over the year (timed: the backfill) and one nightly
 `rollups.roll_up_job` (timed: the nightly cost). GET /console/ as the province's region admin
 (default period Jan 1 – today), with ?region=<a city> and ?station=<id>: sequential, then at 8
 connections; every other page as the province admin and a station manager (informational); and
@@ -75,8 +75,8 @@ from run import (  # bench/ is not a package
     server_pids,
 )
 
-from backend import bench_data
-from backend.bench_data import BENCH_PASSWORD, GENERATOR_VERSION, write_duty
+from backend.demo import bench_data
+from backend.demo.bench_data import BENCH_PASSWORD, GENERATOR_VERSION, write_duty
 
 BEIJING = timezone(timedelta(hours=8))
 PAGE_TARGET_MS = 300.0
@@ -432,7 +432,7 @@ def python_profile(client, path: str, top: int = 12) -> list[str]:
 
 def roll_up_year(app, today: date) -> tuple[int, float, list[date]]:
     """`rollups.roll_up_days` over the 366 days up to today, timed."""
-    from backend.services import rollups
+    from backend.services.reporting import rollups
 
     days = [today - timedelta(days=n) for n in range(365, -1, -1)]
     with app.app_context():
@@ -444,7 +444,7 @@ def roll_up_year(app, today: date) -> tuple[int, float, list[date]]:
 def roll_up_nightly(app) -> tuple[dict, float]:
     """One run of the nightly job (`rollups.roll_up_job`) as of now, timed."""
     from backend import clock
-    from backend.services import rollups
+    from backend.services.reporting import rollups
 
     with app.app_context():
         started = time.perf_counter()
@@ -542,7 +542,7 @@ def demo_duty(app, db_url: str, today: date) -> tuple[dict[str, int], dict[int, 
     import psycopg
     from sqlalchemy import select
 
-    from backend.services import reception
+    from backend.services.duty import reception
     from models import StaffAccount, Station, StationMembership, db
 
     first = (today - timedelta(days=365)).replace(day=1)

@@ -71,7 +71,7 @@ from run import (
     wrk_version,
 )
 
-from backend.bench_data import BENCH_PASSWORD, GENERATOR_VERSION, sizes_for
+from backend.demo.bench_data import BENCH_PASSWORD, GENERATOR_VERSION, sizes_for
 
 LUA = BENCH / "load.lua"
 ROTATION = 2000  # tokens, stations, issues a path rotates over

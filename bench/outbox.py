@@ -203,7 +203,7 @@ def plan(env: dict[str, str], sa_url: str) -> tuple[int, float]:
     """Plan tomorrow's evening reminders in this process, as the job does, and time it."""
     os.environ.update({k: v for k, v in env.items() if k in ("DATABASE_URL", "WECHAT_API_BASE")})
     from backend import clock, create_app
-    from backend.services import reminders
+    from backend.services.duty import reminders
     from models import db
 
     app = create_app()

@@ -170,7 +170,7 @@ def main() -> int:
 
         # How big each bound deputy's inbox is (the same service as GET /deputy/inbox).
         from backend.auth import caller_for
-        from backend.services.inbox import deputy_inbox
+        from backend.services.issues.inbox import deputy_inbox
         inbox = []
         for user_id in deputy_users:
             caller = caller_for(users[user_id])

@@ -129,7 +129,7 @@ def load_config(**overrides) -> dict:
         "JSON_AS_ASCII": False,
         # Residents' images (POST /api/v1/uploads): local disk by default; keys are random names.
         "UPLOAD_DIR": _env("UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads")),
-        # `s3`: an S3-compatible object store shared by several app machines (backend/s3_storage.py).
+        # `s3`: an S3-compatible object store shared by several app machines (backend/storage/s3.py).
         # Checked when the app is created: s3 without a bucket does not start.
         "STORAGE_BACKEND": (_env("STORAGE_BACKEND", "local") or "local").strip().lower(),
         "S3_BUCKET": _env("S3_BUCKET"),
@@ -194,7 +194,7 @@ def load_config(**overrides) -> dict:
         # /metrics (Prometheus text) asks for this bearer token when set.
         "METRICS_TOKEN": _env("METRICS_TOKEN"),
         # How long audit entries are kept (at least 180 days, whatever is set: the law's minimum)
-        # and personal data once its purpose is served (backend/services/retention.py).
+        # and personal data once its purpose is served (backend/services/privacy/retention.py).
         "AUDIT_RETENTION_DAYS": _env_int("AUDIT_RETENTION_DAYS", 365),
         "PERSONAL_DATA_RETENTION_DAYS": _env_int("PERSONAL_DATA_RETENTION_DAYS", 365),
         # Where gunicorn's workers share their request metrics (prometheus_client's multiprocess

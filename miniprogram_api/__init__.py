@@ -3,24 +3,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import (
-    auth,
-    deputies,
-    deputy_attendance,
-    deputy_issues,
-    deputy_schedule,
-    health,
-    issues,
-    manage_attendance,
-    manage_deputies,
-    manage_issues,
-    manage_reception,
-    manage_reference,
-    manage_stats,
-    stations,
-    subscriptions,
-    uploads,
-)
+from miniprogram_api import health
+from miniprogram_api.accounts import auth
+from miniprogram_api.deputies import deputies, manage_deputies
+from miniprogram_api.duty import deputy_attendance, deputy_schedule, manage_attendance, manage_reception
+from miniprogram_api.issues import deputy_issues, issues, manage_issues, uploads
+from miniprogram_api.messaging import subscriptions
+from miniprogram_api.reference import manage_reference
+from miniprogram_api.reporting import manage_stats
+from miniprogram_api.stations import stations
 
 API_PREFIX = "/api/v1"
 

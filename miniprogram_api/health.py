@@ -4,11 +4,10 @@ from __future__ import annotations
 from flask import jsonify
 from sqlalchemy import text
 
-from backend.endpoint import ApiBlueprint
 from backend.extensions import get_redis
+from backend.web.endpoint import ApiBlueprint
+from miniprogram_api.schemas import HealthOut, ReadyOut
 from models import db
-
-from .schemas import HealthOut, ReadyOut
 
 bp = ApiBlueprint("health", __name__, tag="运维")
 
@@ -38,7 +37,7 @@ def readyz():
             checks["redis"] = "ok"
         except Exception:  # noqa: BLE001
             checks["redis"] = "unavailable"
-    # Without Redis the service answers from the database (backend/redis_guard.py): a load
+    # Without Redis the service answers from the database (backend/caches/redis_guard.py): a load
     # balancer that took every instance out on a cache outage would turn it into a full one.
     ready = checks["database"] == "ok"
     response = jsonify(ReadyOut(status="ok" if ready else "unavailable", checks=checks).model_dump())

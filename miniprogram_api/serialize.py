@@ -4,11 +4,9 @@ from __future__ import annotations
 from datetime import date
 
 from backend.auth import Caller
-from backend.services.reception import NextReceptionDay
-from backend.services.stations import current_seats
-from models import DEPUTY_LEVEL_LABEL, Deputy, ReceptionRule, Station
-
-from .schemas import (
+from backend.services.duty.reception import NextReceptionDay
+from backend.services.stations.stations import current_seats
+from miniprogram_api.schemas import (
     DeputyBriefOut,
     DeputyProfileOut,
     NextReceptionDayOut,
@@ -19,6 +17,7 @@ from .schemas import (
     StationRefOut,
     UserOut,
 )
+from models import DEPUTY_LEVEL_LABEL, Deputy, ReceptionRule, Station
 
 _CN_DIGITS = "零一二三四五六七八九"
 

@@ -1,10 +1,10 @@
 """SQLAlchemy models and enums. Imports nothing from backend/ or miniprogram_api/."""
-from .attendance import CheckIn, PointsEntry, PointsRule, ReceptionRecord
-from .audit import AUDIT_MIN_DAYS, AuditEntry
-from .base import Base, UTCDateTime, db, utcnow
-from .calendar import CalendarOverride, CalendarYear
-from .deputy import Deputy, DeputySeat, TopicGroup, deputy_topic_group
-from .duty import (
+from models.attendance import CheckIn, PointsEntry, PointsRule, ReceptionRecord
+from models.audit import AUDIT_MIN_DAYS, AuditEntry
+from models.base import Base, UTCDateTime, db, utcnow
+from models.calendar import CalendarOverride, CalendarYear
+from models.deputy import Deputy, DeputySeat, TopicGroup, deputy_topic_group
+from models.duty import (
     DayChangeKind,
     DeputyLeave,
     DutyAssignment,
@@ -12,7 +12,7 @@ from .duty import (
     ReceptionDayChange,
     RosterStatus,
 )
-from .enums import (
+from models.enums import (
     DEPUTY_LEVEL_LABEL,
     DEPUTY_LEVEL_ORDER,
     REGION_CODE_PREFIX,
@@ -23,7 +23,7 @@ from .enums import (
     StaffRole,
     StationKind,
 )
-from .issue import (
+from models.issue import (
     CLOCKED_SQL,
     OPEN_STATUSES,
     Category,
@@ -39,7 +39,7 @@ from .issue import (
     Reply,
     Transfer,
 )
-from .messaging import (
+from models.messaging import (
     SENDABLE_SQL,
     SENDABLE_STATES,
     JobRun,
@@ -49,13 +49,13 @@ from .messaging import (
     SubscriptionEvent,
     SubscriptionGrant,
 )
-from .reception import ReceptionRule
-from .region import Region
-from .rollup import RolledUpDay, StationDayFigures, StationMonthCategory, StationMonthFigures
-from .station import Station, StationFollow, StationMembership
-from .upload import MediaCheckStatus, Upload
-from .user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
-from .wechat import WeChatAccessToken
+from models.reception import ReceptionRule
+from models.region import Region
+from models.rollup import RolledUpDay, StationDayFigures, StationMonthCategory, StationMonthFigures
+from models.station import Station, StationFollow, StationMembership
+from models.upload import MediaCheckStatus, Upload
+from models.user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
+from models.wechat import WeChatAccessToken
 
 __all__ = [
     "AUDIT_MIN_DAYS",

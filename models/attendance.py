@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db, utcnow
+from models.base import db, utcnow
 
 
 class CheckIn(db.Model):

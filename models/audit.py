@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import DDL, JSON, BigInteger, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db, utcnow
+from models.base import db, utcnow
 
 # The law asks that logs be kept at least six months (网络安全法 第二十一条; 等保 2.0 audit). The
 # database itself refuses to forget an entry younger than this, whatever the app is told.

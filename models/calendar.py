@@ -1,7 +1,7 @@
 """What staff know about working days (工作日) beyond the chinese_calendar package.
 
 The State Council publishes each year's holidays late in the year before, often after the
-package's last release; staff enter them here. backend/services/workdays.py reads these tables.
+package's last release; staff enter them here. backend/services/reference/workdays.py reads these tables.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db, utcnow
+from models.base import db, utcnow
 
 
 class CalendarOverride(db.Model):

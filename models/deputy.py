@@ -5,8 +5,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, Enum, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import EncryptedString, db, utcnow
-from .enums import DeputyLevel
+from models.base import EncryptedString, db, utcnow
+from models.enums import DeputyLevel
 
 deputy_topic_group = Table(
     "deputy_topic_group",

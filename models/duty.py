@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db, utcnow
+from models.base import db, utcnow
 
 
 class DayChangeKind(str, enum.Enum):

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db, utcnow
+from models.base import db, utcnow
 
 
 class IssueStatus(str, enum.Enum):
@@ -32,7 +32,7 @@ class IssueStatus(str, enum.Enum):
     reopened = "reopened"  # rated unsatisfied
 
 
-# The statuses whose 三色 clock runs (services/issue_queue.current_due_column), as SQL for the
+# The statuses whose 三色 clock runs (services/issues/issue_queue.current_due_column), as SQL for the
 # partial index: PostgreSQL matches a partial index only to a condition with the values written in.
 CLOCKED_SQL = "status IN ('submitted', 'accepted', 'transferred')"
 
@@ -79,7 +79,7 @@ class Issue(db.Model):
         Index("ix_issue_assigned_status", "assigned_deputy_id", "status"),
         Index("ix_issue_addressed_status", "addressed_deputy_id", "status"),
         # The inbox walks these backwards, newest first, one branch per station or deputy
-        # column (services/inbox.py).
+        # column (services/issues/inbox.py).
         Index("ix_issue_station_created", "station_id", "created_at", "id"),
         Index("ix_issue_addressed_created", "addressed_deputy_id", "created_at", "id"),
         Index("ix_issue_assigned_created", "assigned_deputy_id", "created_at", "id"),

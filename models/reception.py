@@ -3,8 +3,8 @@ from __future__ import annotations
 from sqlalchemy import JSON, Enum, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db
-from .enums import ReceptionRuleKind
+from models.base import db
+from models.enums import ReceptionRuleKind
 
 
 class ReceptionRule(db.Model):

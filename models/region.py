@@ -3,8 +3,8 @@ from __future__ import annotations
 from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db
-from .enums import REGION_CODE_PREFIX, RegionLevel
+from models.base import db
+from models.enums import REGION_CODE_PREFIX, RegionLevel
 
 
 class Region(db.Model):

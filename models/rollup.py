@@ -7,11 +7,11 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db, utcnow
+from models.base import db, utcnow
 
 
 class _Figures:
-    """The figures a roll-up row holds (services/rollups.py explains each)."""
+    """The figures a roll-up row holds (services/reporting/rollups.py explains each)."""
 
     received: Mapped[int] = mapped_column(default=0)
     accepted: Mapped[int] = mapped_column(default=0)

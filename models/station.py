@@ -14,8 +14,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db, utcnow
-from .enums import StationKind
+from models.base import db, utcnow
+from models.enums import StationKind
 
 
 class Station(db.Model):

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import Column, Enum, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db, utcnow
-from .enums import StaffRole
+from models.base import db, utcnow
+from models.enums import StaffRole
 
 staff_station = Table(
     "staff_station",

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from backend import clock, create_app
-from backend.services import issue_numbers
+from backend.services.issues import issue_numbers
 from backend.wechat.fake_server import FakeWeChat
 from config import FAKE_WECHAT_APP_ID, FAKE_WECHAT_APP_SECRET, load_config
 from models import AuditEntry, db
@@ -95,7 +95,7 @@ def app(fake_wechat, database_url, tmp_path_factory):
 
 def _restart_issue_numbers() -> None:
     """Number each day's issues from 1 again: on PostgreSQL they come from per-day sequences
-    (backend/services/issue_numbers.py), which emptying the tables leaves as they were. They are
+    (backend/services/issues/issue_numbers.py), which emptying the tables leaves as they were. They are
     dropped, and the process forgets them: a scheduler a test started may have dropped some
     (housekeeping) behind this process's back."""
     if db.engine.dialect.name != "postgresql":
@@ -185,7 +185,7 @@ def _s3_settings(s3_server: str, **more) -> dict:
 @pytest.fixture(scope="session")
 def s3_client(s3_server):
     """One client for the session, as an app has one (a new one costs ~0.5 s of model loading)."""
-    from backend.s3_storage import make_client
+    from backend.storage.s3 import make_client
 
     return make_client(_s3_settings(s3_server))
 
@@ -202,6 +202,6 @@ def s3_config(s3_server, s3_client) -> dict:
 @pytest.fixture
 def s3_storage(s3_config, s3_client):
     """The S3 backend on `s3_config`'s bucket, sharing the session's client."""
-    from backend.s3_storage import S3Storage
+    from backend.storage.s3 import S3Storage
 
     return S3Storage(s3_client, s3_config["S3_BUCKET"], s3_config["S3_PREFIX"])

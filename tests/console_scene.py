@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from backend import clock
-from backend.services import rollups
+from backend.services.reporting import rollups
 from models import IssueStatus, RatingScore, StaffRole, db
 from tests.factories import (
     create_categories,

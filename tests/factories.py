@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, time
 
-from backend.services.signin import hash_password
+from backend.services.accounts.signin import hash_password
 from models import (
     Deputy,
     DeputyLevel,
@@ -121,7 +121,7 @@ def create_categories() -> None:
 
 def bind_deputy_user(client, app, deputy_id: int, code: str) -> str:
     """Sign `code` in with WeChat and bind it to the deputy; returns the deputy's token."""
-    from backend.services.signin import create_invite
+    from backend.services.accounts.signin import create_invite
 
     with app.app_context():
         invite_code = create_invite(db.session.get(Deputy, deputy_id)).code
@@ -224,7 +224,7 @@ def create_department(region: Region, name: str, *, is_active: bool = True):
 
 def create_points_rules() -> None:
     """The default 履职积分 rules, as the migration seeds them (tests build tables with create_all)."""
-    from backend.services.points import seed_default_rules
+    from backend.services.duty.points import seed_default_rules
 
     seed_default_rules()
     db.session.commit()

@@ -80,7 +80,7 @@ def _rolled_up_then_migrated_again(url: str) -> None:
 
     from sqlalchemy import text
 
-    from backend.services import rollups
+    from backend.services.reporting import rollups
     from models import RolledUpDay, StationDayFigures, StationMonthFigures
     from tests.factories import create_issue, create_region_tree, create_station
 

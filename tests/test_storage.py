@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 
 from backend import create_app
-from backend.s3_storage import S3Storage, make_client
 from backend.storage import (
     LocalDiskStorage,
     Storage,
@@ -21,6 +20,7 @@ from backend.storage import (
     get_storage,
     new_key,
 )
+from backend.storage.s3 import S3Storage, make_client
 from config import load_config
 
 

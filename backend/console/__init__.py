@@ -14,7 +14,7 @@ bp = Blueprint("console", __name__, url_prefix="/console", template_folder="temp
 
 
 def init_console(app: Flask) -> None:
-    from . import (  # noqa: F401  (each adds its routes to bp)
+    from backend.console import (  # noqa: F401  (each adds its routes to bp)
         dashboard,
         issues,
         labels,

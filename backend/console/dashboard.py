@@ -1,13 +1,13 @@
-"""工作台: the headline figures, trends, rankings and 三色督办 clocks (services/dashboard.py)."""
+"""工作台: the headline figures, trends, rankings and 三色督办 clocks (services/reporting/dashboard.py)."""
 from __future__ import annotations
 
 from datetime import date
 
 from flask import g, render_template
 
-from .. import clock
-from ..services import dashboard as dashboard_service
-from . import bp, forms
+from backend import clock
+from backend.console import bp, forms
+from backend.services.reporting import dashboard as dashboard_service
 
 
 @bp.get("/")

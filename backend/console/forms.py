@@ -7,12 +7,11 @@ from datetime import date
 from flask import flash, g, request
 from sqlalchemy import select
 
+from backend.auth import Caller
+from backend.errors import ApiError, InvalidInput
+from backend.permissions import station_scope_clause
+from backend.services.privacy import audit
 from models import Region, Role, Station, db
-
-from ..auth import Caller
-from ..errors import ApiError, InvalidInput
-from ..permissions import station_scope_clause
-from ..services import audit
 
 # A picker longer than this is no help: beyond it staff narrow by region first.
 MAX_STATION_CHOICES = 500

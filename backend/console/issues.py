@@ -7,7 +7,11 @@ from flask import Response, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from miniprogram_api.issue_schemas import (
+from backend import clock
+from backend.console import bp, forms
+from backend.errors import InvalidInput, NotFound
+from backend.services.issues import issue_flow, issue_queue
+from backend.services.issues.issue_schemas import (
     AssignIn,
     DepartmentResultIn,
     ReasonIn,
@@ -15,16 +19,13 @@ from miniprogram_api.issue_schemas import (
     ResolveIn,
     TransferIn,
 )
-from miniprogram_api.issue_serialize import STATUS_LABEL, issue_detail, issue_summary
-from miniprogram_api.queue_schemas import QueueQuery
+from backend.services.issues.issue_serialize import STATUS_LABEL, issue_detail, issue_summary
+from backend.services.issues.queue_schemas import QueueQuery
+from backend.services.reference import reference_data
+from backend.services.stations import stations
+from backend.validation import parse_query, validate
+from backend.web.downloads import attachment
 from models import Deputy, Issue, db
-
-from .. import clock
-from ..downloads import attachment
-from ..errors import InvalidInput, NotFound
-from ..services import issue_flow, issue_queue, reference_data, stations
-from ..validation import parse_query, validate
-from . import bp, forms
 
 PER_PAGE = 20
 COUNT_CAP = 10_000

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from flask import g
 
+from backend import clock
+from backend.console import bp
 from models import Role
-
-from .. import clock
-from . import bp
 
 EVENT_LABELS = {
     "submitted": "提交", "held_for_review": "待审核", "released": "审核通过", "rejected": "不予受理",

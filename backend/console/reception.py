@@ -10,13 +10,12 @@ from datetime import date, timedelta
 
 from flask import g, redirect, render_template, request, url_for
 
+from backend import clock
+from backend.console import bp, forms
+from backend.errors import InvalidInput
+from backend.services.duty import reception_days, rosters
+from backend.services.duty.reception import month_of
 from models import RosterStatus, Station
-
-from .. import clock
-from ..errors import InvalidInput
-from ..services import reception_days, rosters
-from ..services.reception import month_of
-from . import bp, forms
 
 WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
 

@@ -1,17 +1,17 @@
 """提醒: the subscribe messages about the caller's stations — each one's state (sent, no grant,
 deferred to tomorrow's quota, unknown …) — and whether the scheduler and the senders are
-working (services/monitoring.py, the same figures /metrics exposes)."""
+working (services/reporting/monitoring.py, the same figures /metrics exposes)."""
 from __future__ import annotations
 
 from flask import g, render_template, request
 
+from backend.console import bp, forms
+from backend.errors import InvalidInput
+from backend.services.duty.attendance import scoped_station_ids
+from backend.services.messaging import outbox
+from backend.services.reporting import monitoring
+from backend.wechat.templates import TEMPLATES
 from models import OutboxState
-
-from ..errors import InvalidInput
-from ..services import monitoring, outbox
-from ..services.attendance import scoped_station_ids
-from ..wechat.templates import TEMPLATES
-from . import bp, forms
 
 PER_PAGE = 50
 STATE_LABELS = {

@@ -36,12 +36,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 
+from backend.auth import Caller, identify
+from backend.console import bp
+from backend.console.forms import error_text
+from backend.errors import ApiError, NotFound, Unauthorized, database_error, error_response
 from models import Role, db
-
-from ..auth import Caller, identify
-from ..errors import ApiError, NotFound, Unauthorized, database_error, error_response
-from . import bp
-from .forms import error_text
 
 STAFF_ROLES = (Role.station_manager, Role.region_admin)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
+from backend.console import bp
+from backend.console.security import STAFF_ROLES, safe_next, sign_in, sign_out
+from backend.errors import AccountLocked, ApiError
+from backend.services.accounts import signin
 from models import db
-
-from ..errors import AccountLocked, ApiError
-from ..services import signin
-from . import bp
-from .security import STAFF_ROLES, safe_next, sign_in, sign_out
 
 
 @bp.route("/login", methods=["GET", "POST"])

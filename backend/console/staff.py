@@ -1,13 +1,13 @@
 """工作人员账号: region admins create station managers for the stations of their region, change
 which stations they run, reset passwords (which also lifts a lockout) and disable accounts.
-The rules are `services/staff_accounts`'s."""
+The rules are `services/accounts/staff_accounts`'s."""
 from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
-from ..services import staff_accounts
-from . import bp, forms
-from .security import admin_only
+from backend.console import bp, forms
+from backend.console.security import admin_only
+from backend.services.accounts import staff_accounts
 
 
 def _station_ids() -> list[int]:

@@ -8,15 +8,17 @@ from __future__ import annotations
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from backend import clock
+from backend.console import bp, forms
+from backend.console.security import admin_only, upload_limit
+from backend.errors import ApiError, InvalidInput, PayloadTooLarge
+from backend.permissions import access_managed_deputy, station_scope_clause
+from backend.services.accounts import signin
+from backend.services.deputies import deputy_import, retirement
+from backend.services.privacy import audit
+from backend.services.stations import station_admin, stations
+from backend.web.downloads import attachment
 from models import Region, Role, Station, StationMembership, db
-
-from .. import clock
-from ..downloads import attachment
-from ..errors import ApiError, InvalidInput, PayloadTooLarge
-from ..permissions import access_managed_deputy, station_scope_clause
-from ..services import audit, deputy_import, retirement, signin, station_admin, stations
-from . import bp, forms
-from .security import admin_only, upload_limit
 
 PER_PAGE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

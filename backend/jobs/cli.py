@@ -9,11 +9,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from backend import clock
+from backend.jobs.runs import NothingToReplay, process_id, replay_day, run_job
+from backend.jobs.schedule import JOBS, UnknownJob, find, timetable
 from models import JobRun, db
-
-from .. import clock
-from .runs import NothingToReplay, process_id, replay_day, run_job
-from .schedule import JOBS, UnknownJob, find, timetable
 
 
 def register_commands(app: Flask) -> None:
@@ -73,7 +72,7 @@ def scheduler_group() -> None:
 @with_appcontext
 def scheduler_run() -> None:
     """Run the scheduler until SIGTERM or Ctrl-C (running jobs finish first; exits 0)."""
-    from .runner import Scheduler
+    from backend.jobs.runner import Scheduler
 
     scheduler = Scheduler(current_app._get_current_object())
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -87,7 +86,7 @@ def scheduler_run() -> None:
 @with_appcontext
 def scheduler_status() -> None:
     """Who leads, since when, and how long ago it last checked in."""
-    from .leader import current_lease
+    from backend.jobs.leader import current_lease
 
     lease = current_lease()
     if lease is None:

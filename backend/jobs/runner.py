@@ -26,9 +26,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
-from .. import clock, logs
-from . import leader, runs
-from .schedule import JOBS, Job
+from backend import clock
+from backend.jobs import leader, runs
+from backend.jobs.schedule import JOBS, Job
+from backend.observability import logs
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 
+from backend import clock
+from backend.jobs.schedule import JOBS, Job, find, load
+from backend.observability import logs
 from models import JobRun, db
-
-from .. import clock, logs
-from .schedule import JOBS, Job, find, load
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import socket
 
 from flask import Flask, current_app
 
-from .errors import WeChatCodeInvalid, WeChatError, WeChatUnavailable
-from .gateway import WeChatGateway, WeChatSession
+from backend.wechat.errors import WeChatCodeInvalid, WeChatError, WeChatUnavailable
+from backend.wechat.gateway import WeChatGateway, WeChatSession
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _autostart_fake(app: Flask) -> None:
     port = int(app.config["FAKE_WECHAT_PORT"])
     if _listening("127.0.0.1", port):
         return  # another process (or a standalone fake) serves it already
-    from .fake_server import FakeWeChat
+    from backend.wechat.fake_server import FakeWeChat
 
     fake = FakeWeChat(app.config["WECHAT_APP_ID"], app.config["WECHAT_APP_SECRET"], port=port)
     try:

@@ -60,7 +60,7 @@ from typing import Self
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from . import fake_push, fake_subscribe
+from backend.wechat import fake_push, fake_subscribe
 
 # WeChat renews a stable token in the last 5 minutes of its 2 hours and keeps the old one usable
 # meanwhile; a shortened test ttl keeps the same ratio.

@@ -26,9 +26,9 @@ from wechatpy import WeChatClient
 from wechatpy.client.api.base import BaseWeChatAPI
 from wechatpy.exceptions import WeChatClientException
 
-from . import budget
-from .errors import TOKEN_REFUSED, WeChatError, WeChatUnavailable, error_for
-from .token_store import TokenStore, store_for_app
+from backend.wechat import budget
+from backend.wechat.errors import TOKEN_REFUSED, WeChatError, WeChatUnavailable, error_for
+from backend.wechat.token_store import TokenStore, store_for_app
 
 log = logging.getLogger(__name__)
 

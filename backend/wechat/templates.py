@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from flask import current_app
 
-from .. import clock
+from backend import clock
 
 THING_MAX = 20
 PHRASE_MAX = 5

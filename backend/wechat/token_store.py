@@ -22,10 +22,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from backend.wechat import budget
+from backend.wechat.errors import WeChatUnavailable
 from models import WeChatAccessToken, db
-
-from . import budget
-from .errors import WeChatUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """inbox indexes: issues newest first per station, addressed deputy and assigned deputy
 
-The deputy inbox (backend/services/inbox.py) walks each of these backwards and stops after one
+The deputy inbox (backend/services/issues/inbox.py) walks each of these backwards and stops after one
 page, instead of sorting every issue a deputy can see.
 
 Revision ID: 544d81b310ff

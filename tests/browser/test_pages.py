@@ -1,5 +1,5 @@
 """What a person sees: the API docs in a browser, and the page a non-WeChat scanner opens —
-under their Content-Security-Policy (backend/security_headers.py): any violation, console error
+under their Content-Security-Policy (backend/web/security_headers.py): any violation, console error
 or page error fails the test."""
 from __future__ import annotations
 

@@ -353,7 +353,7 @@ def test_a_large_scopes_clocks_are_counted_at_most_once_a_minute(app, client, sc
     """A scope of more than CLOCKS_LIVE_MAX_STATIONS stations reads its 三色 clocks from a count
     kept a minute; a smaller one counts them on every view."""
     from backend.extensions import get_redis
-    from backend.services import dashboard
+    from backend.services.reporting import dashboard
 
     token = signed_in(client, "anji-admin")
 

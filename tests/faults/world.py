@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from backend.services.signin import create_invite
+from backend.services.accounts.signin import create_invite
 from models import Deputy, DeputyLevel, StaffRole, db
 from tests.factories import (
     create_categories,

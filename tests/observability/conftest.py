@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from backend import logs
+from backend.observability import logs
 
 
 class Captured:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from backend import create_app, http_metrics
+from backend import create_app
+from backend.observability import http_metrics
 from models import db
 from tests.jobs.test_metrics import parse
 

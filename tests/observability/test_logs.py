@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 
-from backend import logs
-from tests.api.test_issue_lifecycle import submit, world  # noqa: F401  (fixture)
+from backend.observability import logs
 from tests.factories import auth
+from tests.issues.test_issue_lifecycle import submit, world  # noqa: F401  (fixture)
 
 
 def test_the_access_line_has_the_fields_a_log_search_needs(client, json_log):

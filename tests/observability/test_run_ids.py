@@ -9,7 +9,7 @@ from datetime import datetime
 from backend import clock
 from backend.jobs import runs
 from backend.jobs.runner import Scheduler
-from backend.services import outbox
+from backend.services.messaging import outbox
 from tests.jobs.sample_jobs import TABLE
 
 NOW = datetime(2027, 1, 5, 12, 0, tzinfo=clock.BEIJING)

@@ -9,7 +9,7 @@ import pytest
 
 from backend import create_app
 from backend.console.security import CSP as CONSOLE_CSP
-from backend.security_headers import DATA_CSP
+from backend.web.security_headers import DATA_CSP
 from models import db
 from tests.factories import create_region_tree, create_station
 

@@ -21,8 +21,7 @@ from config import (
     FAKE_WECHAT_CALLBACK_AES_KEY,
     FAKE_WECHAT_CALLBACK_TOKEN,
 )
-
-from .test_fake_server import stable
+from tests.wechat.test_fake_server import stable
 
 PATH = "cgi-bin/message/subscribe/send"
 REMINDER = FAKE_TEMPLATE_IDS["reception_reminder"]

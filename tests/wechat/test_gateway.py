@@ -16,8 +16,7 @@ from backend.wechat.errors import WeChatCodeInvalid, WeChatError, WeChatUnavaila
 from backend.wechat.gateway import WeChatGateway
 from backend.wechat.token_store import MemoryTokenStore
 from config import FAKE_WECHAT_APP_ID, FAKE_WECHAT_APP_SECRET
-
-from .conftest import build_app
+from tests.wechat.conftest import build_app
 
 CALLBACK_IP = "/cgi-bin/getcallbackip"
 

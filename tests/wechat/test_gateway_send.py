@@ -23,8 +23,7 @@ from backend.wechat.errors import (
 from backend.wechat.gateway import WeChatGateway, _never_sent
 from backend.wechat.token_store import MemoryTokenStore
 from config import FAKE_TEMPLATE_IDS
-
-from .test_gateway import direct_gateway
+from tests.wechat.test_gateway import direct_gateway
 
 PATH = "/cgi-bin/message/subscribe/send"
 REMINDER = FAKE_TEMPLATE_IDS["reception_reminder"]

@@ -48,13 +48,13 @@ class Fetcher:
 
 @pytest.fixture
 def store_app(store_overrides, fake):
-    from .conftest import build_app, fake_overrides
+    from tests.wechat.conftest import build_app, fake_overrides
 
     return build_app(**store_overrides, **fake_overrides(fake))
 
 
 def test_each_configuration_gets_its_store(store_app, tmp_path):
-    from .conftest import build_app
+    from tests.wechat.conftest import build_app
 
     store = store_app.extensions["wechat"].token_store
     assert type(store) is RememberedTokenStore
@@ -71,8 +71,7 @@ def test_each_configuration_gets_its_store(store_app, tmp_path):
 def test_with_redis_down_the_token_is_kept_in_the_database(sqlite_overrides, fake):
     """Content checks and sign-in go on without Redis: the token store falls back to the database."""
     from models import WeChatAccessToken, db
-
-    from .conftest import build_app, fake_overrides
+    from tests.wechat.conftest import build_app, fake_overrides
 
     app = build_app(**sqlite_overrides, **fake_overrides(fake, REDIS_URL="redis://127.0.0.1:1/0"))
     with app.app_context():
@@ -161,8 +160,7 @@ def test_the_process_remembers_a_shared_token_for_a_while_and_forgets_it_on_refr
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_the_database_store_leaves_the_callers_transaction_alone(request, backend, fake):
     from models import WeChatAccessToken, db
-
-    from .conftest import build_app, fake_overrides
+    from tests.wechat.conftest import build_app, fake_overrides
 
     app = build_app(**request.getfixturevalue(f"{backend}_overrides"), **fake_overrides(fake))
     with app.app_context():
@@ -179,8 +177,7 @@ def test_the_database_store_leaves_the_callers_transaction_alone(request, backen
 
 def test_on_sqlite_a_refresh_behind_a_writing_request_gives_up_after_lock_seconds(sqlite_overrides, fake):
     from models import WeChatAccessToken, db
-
-    from .conftest import build_app, fake_overrides
+    from tests.wechat.conftest import build_app, fake_overrides
 
     app = build_app(**sqlite_overrides, **fake_overrides(fake))
     with app.app_context():
@@ -196,7 +193,7 @@ def test_on_sqlite_a_refresh_behind_a_writing_request_gives_up_after_lock_second
 
 def test_two_worker_processes_fetch_once_per_expiry(store_overrides, fake):
     """Two processes ask for tokens in a loop across three expiries: one fetch per expiry."""
-    from .conftest import fake_overrides
+    from tests.wechat.conftest import fake_overrides
 
     ttl, margin, duration = 0.8, 0.1, 2.7
     # Short tokens. We refresh `margin` before expiry; the fake renews a token asked for in its

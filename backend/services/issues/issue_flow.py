@@ -1,0 +1,304 @@
+"""The state machine of residents' issues (意见建议), exactly as API.md's table.
+
+Every move is one named verb. Each verb checks who may make it, then moves the issue with a
+conditional UPDATE (`WHERE status IN (allowed)`), so the guard holds in the database: of two
+accepts at once, one changes the row and the other finds nothing to change and gets 409.
+Every move appends an `IssueEvent`; nothing here updates or deletes an event.
+"""
+from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import update
+
+from backend import clock
+from backend.errors import ApiError, Forbidden
+from backend.services.issues import issue_page_cache, notices
+from backend.services.reference import regions, workdays
+from models import (
+    OPEN_STATUSES,
+    Department,
+    Deputy,
+    Issue,
+    IssueEvent,
+    IssueStatus,
+    Rating,
+    RatingScore,
+    Reply,
+    Role,
+    StationMembership,
+    Transfer,
+    User,
+    db,
+)
+
+S = IssueStatus
+
+# Issue 3: accept within 2 working days of submission, first reply within 7 of acceptance.
+ACCEPT_WITHIN_WORKDAYS = 2
+REPLY_WITHIN_WORKDAYS = 7
+# After this many unsatisfied ratings the issue is closed as unsatisfied (API.md).
+MAX_UNSATISFIED = 3
+# A resolved issue nobody rates is closed by the scheduler after this many days.
+AUTO_CLOSE_DAYS = 7
+
+
+class InvalidTransition(ApiError):
+    status, code, message = 409, "invalid_transition", "该意见建议当前状态不允许此操作，请刷新后重试"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who moves an issue, and in which capacity. `user` is None for the scheduler."""
+
+    user: User | None
+    role: Role | str
+    deputy: Deputy | None = None
+
+    @property
+    def role_name(self) -> str:
+        return self.role.value if isinstance(self.role, Role) else self.role
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.station_manager, Role.region_admin)
+
+
+SCHEDULER = Actor(user=None, role="scheduler")
+
+
+def staff_actor(caller) -> Actor:
+    """A staff member (a `Caller` with a staff account) acting in their staff capacity."""
+    return Actor(caller.user, Role.region_admin if caller.has(Role.region_admin) else Role.station_manager)
+
+
+# The states each verb may move an issue from (API.md's table). The verbs below check these in
+# the database; pages read them to offer only the moves the issue's state allows.
+ALLOWED_FROM: dict[str, frozenset[IssueStatus]] = {
+    "release": frozenset({S.pending_review}),
+    "reject": frozenset({S.submitted, S.pending_review}),
+    "accept": frozenset({S.submitted}),
+    "reply": frozenset({S.accepted, S.replied, S.reopened}),
+    "transfer": frozenset({S.accepted, S.replied, S.reopened}),
+    "department_result": frozenset({S.transferred}),
+    "resolve": frozenset({S.accepted, S.replied, S.transferred, S.reopened}),
+    "assign": frozenset(set(S) - {S.closed, S.rejected}),
+}
+
+
+def staff_verbs(issue: Issue) -> list[str]:
+    """The verbs staff may apply to `issue` in its present state, in ALLOWED_FROM's order."""
+    return [verb for verb, allowed in ALLOWED_FROM.items() if issue.status in allowed]
+
+
+def _move(issue: Issue, actor: Actor, kind: str, allowed_from: AbstractSet[IssueStatus], to: IssueStatus | None,
+          note: str | None = None, **values) -> None:
+    """Move `issue` from one of `allowed_from` to `to` (None: stay) and record the event.
+
+    :raise 409 invalid_transition: the issue is not (or no longer) in an allowed state.
+    """
+    before = issue.status
+    if before not in allowed_from:
+        raise InvalidTransition()
+    target = to or before
+    deputies_before = (issue.addressed_deputy_id, issue.assigned_deputy_id)
+    moved = db.session.execute(
+        update(Issue).where(Issue.id == issue.id, Issue.status.in_(list(allowed_from)))
+        .values(status=target, **values)
+        .execution_options(synchronize_session=False, cache_noted=True)
+    ).rowcount
+    if moved != 1:
+        # Someone else moved it between our read and our write.
+        raise InvalidTransition()
+    event = IssueEvent(issue_id=issue.id, kind=kind, from_status=before.value, to_status=target.value,
+                       actor_id=actor.user.id if actor.user else None, actor_role=actor.role_name, note=note,
+                       created_at=clock.now())
+    db.session.add(event)
+    db.session.flush()
+    db.session.refresh(issue)
+    issue_page_cache.issue_changed(db.session, issue, deputies_before=deputies_before)
+    notices.issue_changed(issue, event)
+
+
+def _is_station_deputy(deputy: Deputy | None, station_id: int, on: date) -> bool:
+    if deputy is None or deputy.retired_at is not None:
+        return False
+    return db.session.scalar(db.select(StationMembership.id).where(
+        StationMembership.deputy_id == deputy.id, StationMembership.station_id == station_id,
+        StationMembership.current_on(on)).limit(1)) is not None
+
+
+def _require_handler(issue: Issue, actor: Actor) -> None:
+    """Staff of the station, or the deputy the issue is assigned to.
+
+    :raise 403 forbidden:
+    """
+    if actor.is_staff:
+        return
+    if actor.deputy is not None and issue.assigned_deputy_id == actor.deputy.id:
+        return
+    raise Forbidden("该意见建议未分派给您办理")
+
+
+# --- the verbs --------------------------------------------------------------------------------
+
+def release_issue(issue: Issue, actor: Actor) -> None:
+    """Staff release an issue held for review (pending_review → submitted)."""
+    _require_staff(actor)
+    _move(issue, actor, "released", ALLOWED_FROM["release"], S.submitted)
+
+
+def reject_issue(issue: Issue, actor: Actor, reason: str) -> None:
+    """不予受理, with a reason; final. From submitted (deputy of the station or staff) or from
+    pending_review (staff only)."""
+    if issue.status == S.pending_review:
+        _require_staff(actor)
+    elif not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
+        raise Forbidden("只有本站代表或工作人员可以处理")
+    _move(issue, actor, "rejected", ALLOWED_FROM["reject"], S.rejected, note=reason,
+          reject_reason=reason, closed_at=clock.now())
+
+
+def accept_issue(issue: Issue, actor: Actor) -> None:
+    """受理: a deputy of the station or staff take the issue up.
+
+    It is assigned to the addressed deputy if the resident chose one, else to the accepting
+    deputy (staff accepting an unaddressed issue assign it later).
+    """
+    if not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
+        raise Forbidden("只有本站代表或工作人员可以受理")
+    assignee = issue.addressed_deputy_id or (actor.deputy.id if actor.deputy and not actor.is_staff else None)
+    reply_due = workdays.add_workdays(clock.beijing_today(), REPLY_WITHIN_WORKDAYS)
+    _move(issue, actor, "accepted", ALLOWED_FROM["accept"], S.accepted, assigned_deputy_id=assignee,
+          accepted_at=clock.now(), reply_due_on=reply_due.date,
+          deadline_estimated=issue.deadline_estimated or reply_due.estimated)
+
+
+def reply_to_issue(issue: Issue, actor: Actor, content: str, public: bool = False) -> Reply:
+    """答复. More replies are allowed; the first sets the first-response time."""
+    _require_handler(issue, actor)
+    now = clock.now()
+    values = {} if issue.first_response_at else {"first_response_at": now}
+    _move(issue, actor, "replied", ALLOWED_FROM["reply"], S.replied, **values)
+    return _add_reply(issue, actor, content, public, "reply")
+
+
+def transfer_issue(issue: Issue, actor: Actor, department: str, due_on: date) -> Transfer:
+    """交办: hand the issue to a department with a deadline (a Beijing date, not in the past)."""
+    _require_handler(issue, actor)
+    if due_on < clock.beijing_today():
+        raise ApiError("办理期限不能早于今天", details={"fields": {"deadline": "不能早于今天"}})
+    _move(issue, actor, "transferred", ALLOWED_FROM["transfer"], S.transferred,
+          note=f"{department}（期限 {due_on.isoformat()}）")
+    # Department names are unique only within a region: look among those the station can reach
+    # (its own region's and those above it), never a same-named office of another county.
+    # The nearest wins when a township and its county both have one of that name.
+    reachable = [r.id for r in regions.lineage(issue.station.region)]
+    candidates = {d.region_id: d for d in db.session.scalars(db.select(Department).where(
+        Department.name == department, Department.is_active, Department.region_id.in_(reachable)))}
+    known = next((candidates[r] for r in reversed(reachable) if r in candidates), None)
+    transfer = Transfer(issue_id=issue.id, department_id=known.id if known else None, department_name=department,
+                        due_on=due_on, created_by_id=actor.user.id, created_at=clock.now())
+    db.session.add(transfer)
+    db.session.flush()
+    return transfer
+
+
+def record_department_result(issue: Issue, actor: Actor, content: str) -> Reply:
+    """The department's result, recorded as a reply (transferred → replied)."""
+    _require_handler(issue, actor)
+    now = clock.now()
+    values = {} if issue.first_response_at else {"first_response_at": now}
+    _move(issue, actor, "department_result", ALLOWED_FROM["department_result"], S.replied, **values)
+    open_transfer = next((t for t in reversed(issue.transfers) if t.result_at is None), None)
+    if open_transfer is not None:
+        open_transfer.result_at = now
+    return _add_reply(issue, actor, content, False, "department_result")
+
+
+def resolve_issue(issue: Issue, actor: Actor, summary: str) -> None:
+    """办结, with a summary; the resident may now rate this resolution once."""
+    _require_handler(issue, actor)
+    _move(issue, actor, "resolved", ALLOWED_FROM["resolve"], S.resolved, note=summary,
+          resolution_summary=summary, resolved_at=clock.now(), resolution_round=issue.resolution_round + 1)
+
+
+def rate_issue(issue: Issue, actor: Actor, score: RatingScore, comment: str | None) -> Rating:
+    """满意度测评 by the resident who submitted it, once per resolution.
+
+    Satisfied or basically satisfied closes it. Unsatisfied reopens it: the first time back to
+    the deputy, the second time to the station manager, the third time it closes as unsatisfied.
+    """
+    if actor.user is None or actor.user.id != issue.submitter_id:
+        raise Forbidden("只有提交人可以评价")
+    now = clock.now()
+    rating = Rating(issue_id=issue.id, resolution_round=issue.resolution_round, score=score, comment=comment,
+                    created_at=now)
+    if score != RatingScore.unsatisfied:
+        _move(issue, actor, "rated", {S.resolved}, S.closed, note=comment, closed_at=now)
+    else:
+        count = issue.unsatisfied_count + 1
+        if count >= MAX_UNSATISFIED:
+            _move(issue, actor, "rated", {S.resolved}, S.closed, note=comment, closed_at=now,
+                  unsatisfied_count=count)
+        else:
+            # Back to the deputy the first time — unless the issue was handed to the manager
+            # already, or its deputy has retired since: then it is the manager's.
+            handler_gone = issue.assigned_deputy is not None and issue.assigned_deputy.retired_at is not None
+            _move(issue, actor, "rated", {S.resolved}, S.reopened, note=comment, unsatisfied_count=count,
+                  escalated_to_manager=count >= 2 or issue.escalated_to_manager or handler_gone,
+                  **({"assigned_deputy_id": None} if handler_gone else {}))
+    db.session.add(rating)
+    db.session.flush()
+    return rating
+
+
+def reassign_issue(issue: Issue, actor: Actor, deputy: Deputy) -> None:
+    """Staff hand the issue to another deputy of its station (any state but closed, rejected)."""
+    _require_staff(actor)
+    if not _is_station_deputy(deputy, issue.station_id, clock.beijing_today()):
+        raise ApiError("该代表不属于本联络站", details={"fields": {"deputy_id": "不是本站代表"}})
+    _move(issue, actor, "assigned", ALLOWED_FROM["assign"], None, note=deputy.name, assigned_deputy_id=deputy.id)
+
+
+# Not yet taken up: the resident's choice of deputy is all that ties the issue to them.
+UNACCEPTED = frozenset({S.pending_review, S.submitted})
+
+
+def hand_to_manager(issue: Issue, actor: Actor, deputy: Deputy, note: str) -> None:
+    """Staff take an open issue away from a deputy who can no longer handle it (retired) and
+    put it in the station manager's hands (`escalated_to_manager`), status unchanged.
+
+    The deputy stops being its handler; an issue not yet accepted also stops being addressed
+    to them (else accepting it would assign it to them). An accepted one keeps the resident's
+    choice, and replies and events keep naming the deputy.
+    """
+    _require_staff(actor)
+    values: dict = {"escalated_to_manager": True}
+    if issue.assigned_deputy_id == deputy.id:
+        values["assigned_deputy_id"] = None
+    if issue.addressed_deputy_id == deputy.id and issue.status in UNACCEPTED:
+        values["addressed_deputy_id"] = None
+    _move(issue, actor, "handed_to_manager", set(OPEN_STATUSES | UNACCEPTED), None, note=note, **values)
+
+
+def auto_close_issue(issue: Issue) -> None:
+    """The scheduler closes a resolution nobody rated within AUTO_CLOSE_DAYS days."""
+    _move(issue, SCHEDULER, "auto_closed", {S.resolved}, S.closed, closed_at=clock.now())
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _require_staff(actor: Actor) -> None:
+    if not actor.is_staff:
+        raise Forbidden("只有工作人员可以进行此操作")
+
+
+def _add_reply(issue: Issue, actor: Actor, content: str, public: bool, kind: str) -> Reply:
+    reply = Reply(issue_id=issue.id, author_id=actor.user.id, deputy_id=actor.deputy.id if actor.deputy else None,
+                  kind=kind, content=content, is_public=public, created_at=clock.now())
+    db.session.add(reply)
+    db.session.flush()
+    return reply

@@ -1,0 +1,1 @@
+"""Sign-in and the caller's own account (`/auth/...`)."""

@@ -1,0 +1,1 @@
+"""Deputies' public profiles and staff managing deputies, their terms and groupings."""

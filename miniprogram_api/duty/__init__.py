@@ -1,0 +1,1 @@
+"""Deputies' schedules, check-ins, reception records and attendance; staff running reception days and rosters."""

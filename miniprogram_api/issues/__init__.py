@@ -1,0 +1,1 @@
+"""Residents' issues and images; deputies' inbox and replies; the staff queue."""

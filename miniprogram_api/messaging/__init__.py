@@ -1,0 +1,1 @@
+"""Subscribe-message grants."""

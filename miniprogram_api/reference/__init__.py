@@ -1,0 +1,1 @@
+"""Reference data staff keep: categories, departments, the working-day calendar."""

@@ -1,0 +1,1 @@
+"""Scan-to-find, stations nearby, codes and posters, follows."""

@@ -1,10 +1,15 @@
-"""SQLAlchemy models and enums. Imports nothing from backend/ or miniprogram_api/."""
-from models.attendance import CheckIn, PointsEntry, PointsRule, ReceptionRecord
-from models.audit import AUDIT_MIN_DAYS, AuditEntry
+"""SQLAlchemy models and enums, every one importable from here (`from models import Issue`).
+
+The tables live beside the domain that owns their rules (`models/issues/` for
+`backend/services/issues/`); `base`, `enums`, the outbox's and the scheduler's tables
+(`messaging`) and WeChat's token (`wechat`) serve them all. Imports nothing from backend/ or
+miniprogram_api/."""
+from models.duty.attendance import CheckIn, PointsEntry, PointsRule, ReceptionRecord
+from models.privacy.audit import AUDIT_MIN_DAYS, AuditEntry
 from models.base import Base, UTCDateTime, db, utcnow
-from models.calendar import CalendarOverride, CalendarYear
-from models.deputy import Deputy, DeputySeat, TopicGroup, deputy_topic_group
-from models.duty import (
+from models.reference.calendar import CalendarOverride, CalendarYear
+from models.deputies.deputy import Deputy, DeputySeat, TopicGroup, deputy_topic_group
+from models.duty.duty import (
     DayChangeKind,
     DeputyLeave,
     DutyAssignment,
@@ -23,7 +28,7 @@ from models.enums import (
     StaffRole,
     StationKind,
 )
-from models.issue import (
+from models.issues.issue import (
     CLOCKED_SQL,
     OPEN_STATUSES,
     Category,
@@ -49,12 +54,12 @@ from models.messaging import (
     SubscriptionEvent,
     SubscriptionGrant,
 )
-from models.reception import ReceptionRule
-from models.region import Region
-from models.rollup import RolledUpDay, StationDayFigures, StationMonthCategory, StationMonthFigures
-from models.station import Station, StationFollow, StationMembership
-from models.upload import MediaCheckStatus, Upload
-from models.user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
+from models.duty.reception import ReceptionRule
+from models.reference.region import Region
+from models.reporting.rollup import RolledUpDay, StationDayFigures, StationMonthCategory, StationMonthFigures
+from models.stations.station import Station, StationFollow, StationMembership
+from models.content.upload import MediaCheckStatus, Upload
+from models.accounts.user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
 from models.wechat import WeChatAccessToken
 
 __all__ = [

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from flask import current_app
 
-from models.audit import GUARD_POSTGRESQL, GUARD_SQLITE
+from models.privacy.audit import GUARD_POSTGRESQL, GUARD_SQLITE
 
 revision = '5c2e8f1a7d30'
 down_revision = '3b7e5d21c9f4'

@@ -34,7 +34,7 @@ from models import (
     StationMembership,
     db,
 )
-from models.upload import MediaCheckStatus
+from models.content.upload import MediaCheckStatus
 
 # Per user, not per address: many residents share a carrier's address.
 MAX_SUBMISSIONS_PER_HOUR = 10

@@ -1,5 +1,5 @@
 """Reception days as they actually happen: single days moved or cancelled, duty rosters (排班),
-and deputies' leave. The rule that names the usual days is `ReceptionRule` (models/reception.py).
+and deputies' leave. The rule that names the usual days is `ReceptionRule` (models/duty/reception.py).
 """
 from __future__ import annotations
 

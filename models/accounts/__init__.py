@@ -1,0 +1,1 @@
+"""The tables of the `accounts` domain (backend/services/accounts/)."""

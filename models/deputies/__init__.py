@@ -1,0 +1,1 @@
+"""The tables of the `deputies` domain (backend/services/deputies/)."""

@@ -1,0 +1,1 @@
+"""The tables of the `duty` domain (backend/services/duty/)."""

@@ -1,0 +1,1 @@
+"""The tables of the `issues` domain (backend/services/issues/)."""

@@ -1,0 +1,1 @@
+"""The tables of the `privacy` domain (backend/services/privacy/)."""

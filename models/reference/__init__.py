@@ -1,0 +1,1 @@
+"""The tables of the `reference` domain (backend/services/reference/)."""

@@ -1,0 +1,1 @@
+"""The tables of the `reporting` domain (backend/services/reporting/)."""

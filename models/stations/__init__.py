@@ -1,0 +1,1 @@
+"""The tables of the `stations` domain (backend/services/stations/)."""

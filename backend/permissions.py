@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import exists
 
 from backend.auth import Caller
-from backend.errors import DeputyNotFound, Forbidden
+from backend.errors import DeputyNotFound, Forbidden, StationNotFound
 from models import (
     REGION_CODE_PREFIX,
     Deputy,
@@ -44,3 +44,11 @@ def access_managed_deputy(caller: Caller, deputy_id: int) -> Deputy:
     if not in_scope:
         raise DeputyNotFound()
     return deputy
+
+
+def get_station(station_id: int) -> Station:
+    """An open station: within everyone's reach, residents' included. :raise 404 station_not_found:"""
+    station = db.session.get(Station, station_id)
+    if station is None or not station.is_active:
+        raise StationNotFound()
+    return station

@@ -16,10 +16,9 @@ from pydantic import (
 
 from backend.services.duty.points import LABEL_MAX, POINTS_LIMIT
 from backend.services.duty.reception_records import RESIDENTS_MAX, TOPICS_MAX
-from backend.services.issues.issue_queue import MAX_ID
 from backend.services.issues.issue_schemas import NamedRef, PageQuery
 from backend.services.issues.queue_schemas import EARLIEST, LATEST
-from backend.validation import ApiModel, BeijingDateTime, FilterQuery
+from backend.validation import MAX_ROW_ID, ApiModel, BeijingDateTime, FilterQuery
 
 
 def _trimmed(value):
@@ -27,7 +26,7 @@ def _trimmed(value):
 
 
 class PeriodQuery(FilterQuery):
-    station: int | None = Field(default=None, ge=1, le=MAX_ID, description="联络站 id")
+    station: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="联络站 id")
     date_from: date | None = Field(default=None, alias="from", ge=EARLIEST, le=LATEST,
                                    description="起始日期（北京时间），含当日；默认当年1月1日")
     date_to: date | None = Field(default=None, alias="to", ge=EARLIEST, le=LATEST,
@@ -88,13 +87,13 @@ Topics = Annotated[str, BeforeValidator(_trimmed), Field(min_length=1, max_lengt
 
 
 class ReceptionRecordIn(ApiModel):
-    station_id: int = Field(ge=1, le=MAX_ID)
+    station_id: int = Field(ge=1, le=MAX_ROW_ID)
     on_date: date = Field(alias="date", ge=EARLIEST, le=LATEST, description="接待日期（北京时间），不能晚于今天")
     residents: int = Field(ge=1, le=RESIDENTS_MAX, description="接待群众人数")
     topics: Topics = Field(description="反映的主要问题")
     issue_no: str | None = Field(default=None, min_length=1, max_length=20,
                                  description="关联本站一条意见建议的编号（可选）")
-    deputy_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+    deputy_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID,
                                   description="仅工作人员登记时填写：接待的代表；代表登记时即为本人")
 
 

@@ -13,8 +13,8 @@ from backend.permissions import access_managed_deputy
 from backend.services.duty import reception_days, rosters
 from backend.services.duty.reception import RuleSource
 from backend.services.duty.rosters import DayRow, Swap
-from backend.services.issues.issue_queue import MAX_ID
 from backend.services.issues.queue_schemas import EARLIEST, LATEST
+from backend.validation import MAX_ROW_ID
 from backend.web.endpoint import ApiBlueprint
 from miniprogram_api.duty.reception_schemas import (
     CheckInRef,
@@ -278,7 +278,7 @@ def _swap(swap: Swap, names: dict[int, str]) -> SwapOut:
 
 def _managed_deputy(caller: Caller, deputy_id: int):
     """:raise 404 not_found: as `access_managed_deputy`, also for ids no row can have."""
-    if deputy_id > MAX_ID:
+    if deputy_id > MAX_ROW_ID:
         raise DeputyNotFound()
     return access_managed_deputy(caller, deputy_id)
 

@@ -10,11 +10,10 @@ from pydantic import BeforeValidator, Field, StrictInt, model_validator
 from backend.services.duty.reception import LABEL_MAX
 from backend.services.duty.reception_days import REASON_MAX
 from backend.services.duty.rosters import PER_DAY_MAX
-from backend.services.issues.issue_queue import MAX_ID
 from backend.services.issues.queue_schemas import EARLIEST, LATEST
-from backend.validation import ApiModel, BeijingDateTime, FilterQuery
+from backend.validation import MAX_ROW_ID, ApiModel, BeijingDateTime, FilterQuery
 
-DeputyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+DeputyId = Annotated[StrictInt, Field(ge=1, le=MAX_ROW_ID)]
 StaffDate = Annotated[dt.date, Field(ge=EARLIEST, le=LATEST)]
 
 
@@ -62,7 +61,7 @@ class RuleSettingOut(ApiModel):
 # --- days ---------------------------------------------------------------------------------------
 
 class ReceptionDaysQuery(FilterQuery):
-    station: int | None = Field(default=None, ge=1, le=MAX_ID, description="联络站 id；不填则为本人管理的全部联络站")
+    station: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="联络站 id；不填则为本人管理的全部联络站")
     date_from: StaffDate | None = Field(default=None, alias="from", description="起始日期（北京时间），默认今天")
     date_to: StaffDate | None = Field(default=None, alias="to", description="截止日期（含），默认起始日期后30天；跨度不超过366天")
 

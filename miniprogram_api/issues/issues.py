@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Response
 
 from backend.auth import Caller
+from backend.permissions import get_station
 from backend.services.issues import issue_access, issue_flow, issue_page_cache
 from backend.services.issues.inbox import SUMMARY_LOADS
 from backend.services.issues.issue_flow import Actor
@@ -41,7 +42,7 @@ def create(caller: Caller, body: IssueCreate):
     审核通过前只有提交人和工作人员可见。支持 `Idempotency-Key`。
     """
     station = (stations.find_station_by_scene(body.scene) if body.scene is not None
-               else stations.get_station(body.station_id))
+               else get_station(body.station_id))
     issue = submit_issue(caller, IssueDraft(
         station=station, category=body.category, content=body.content, deputy_id=body.deputy_id,
         image_ids=tuple(body.images), anonymous=body.anonymous, contact_phone=body.contact_phone,

@@ -8,6 +8,7 @@ from flask import Response, current_app
 
 from backend.auth import Caller
 from backend.caches import tagged_cache
+from backend.permissions import get_station
 from backend.services.duty import reception
 from backend.services.reference import regions
 from backend.services.stations import follows, scan_cache, station_codes, station_places, stations
@@ -78,7 +79,7 @@ def _download(data: bytes, mimetype: str, filename: str) -> Response:
         produces={"image/png": "二维码 PNG"})
 def qrcode_png(station_id: int):
     """联络站二维码（PNG），内容为 https://<域名>/s/<scene>"""
-    station = stations.get_station(station_id)
+    station = get_station(station_id)
     return _download(station_codes.qr_png(_station_url(station)), "image/png", f"station-{station.scene}.png")
 
 
@@ -86,7 +87,7 @@ def qrcode_png(station_id: int):
         produces={"image/svg+xml": "二维码 SVG"})
 def qrcode_svg(station_id: int):
     """联络站二维码（SVG 矢量，适合印刷）"""
-    station = stations.get_station(station_id)
+    station = get_station(station_id)
     return _download(station_codes.qr_svg(_station_url(station)), "image/svg+xml", f"station-{station.scene}.svg")
 
 
@@ -94,7 +95,7 @@ def qrcode_svg(station_id: int):
         produces={"application/pdf": "A4 海报"})
 def poster_pdf(station_id: int):
     """A4 海报：联络站、二维码、接待日和使用方法"""
-    card = stations.station_card(stations.get_station(station_id))
+    card = stations.station_card(get_station(station_id))
     station = card.station
     content = station_codes.PosterContent(
         station_name=station.name,
@@ -119,13 +120,13 @@ def _follow_out(station_id: int, follow) -> FollowOut:
 @bp.post("/stations/<int:station_id>/follow", response=FollowOut, auth=True, errors=["station_not_found"])
 def follow(caller: Caller, station_id: int):
     """关注联络站：接待日前提醒我（再次关注不会重复）"""
-    station = stations.get_station(station_id)
+    station = get_station(station_id)
     return _follow_out(station.id, follows.follow_station(caller.user, station))
 
 
 @bp.delete("/stations/<int:station_id>/follow", response=FollowOut, auth=True, errors=["station_not_found"])
 def unfollow(caller: Caller, station_id: int):
     """取消关注联络站"""
-    station = stations.get_station(station_id)
+    station = get_station(station_id)
     follows.unfollow_station(caller.user, station)
     return _follow_out(station.id, None)

@@ -9,8 +9,9 @@ import pytest
 from backend import clock
 from backend.auth import Caller, caller_for
 from backend.errors import ApiError, Conflict, Forbidden, InvalidInput, StationNotFound
+from backend.permissions import get_station
 from backend.services.stations import station_admin
-from backend.services.stations.stations import SCENE_PATTERN, get_station
+from backend.services.stations.stations import SCENE_PATTERN
 from models import (
     DutyAssignment,
     IssueStatus,

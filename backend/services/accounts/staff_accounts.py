@@ -36,8 +36,8 @@ from backend import clock
 from backend.auth import Caller
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.services.accounts.signin import hash_password
-from backend.services.issues.issue_queue import MAX_ID
 from backend.services.reference.reference_data import clean_name
+from backend.validation import MAX_ROW_ID
 from models import (
     LoginAttempt,
     Region,
@@ -99,7 +99,7 @@ def access_managed_account(actor: Caller, account_id: int) -> StaffAccount:
     region = _admin_region(actor)
     account = db.session.scalar(
         db.select(StaffAccount).where(StaffAccount.id == account_id, _reach_clause(actor, region))
-    ) if isinstance(account_id, int) and 0 < account_id <= MAX_ID else None
+    ) if isinstance(account_id, int) and 0 < account_id <= MAX_ROW_ID else None
     if account is None:
         raise AccountNotFound()
     return account
@@ -164,7 +164,7 @@ def _stations_within(region: Region, station_ids: Any, errors: dict[str, str]) -
         return []
     wanted = set(station_ids)
     found = list(db.session.scalars(
-        db.select(Station).where(Station.id.in_([i for i in wanted if 0 < i <= MAX_ID]),
+        db.select(Station).where(Station.id.in_([i for i in wanted if 0 < i <= MAX_ROW_ID]),
                                  Station.region_id.in_(_regions_within(region))).order_by(Station.id)))
     missing = sorted(wanted - {s.id for s in found})
     if missing:
@@ -176,7 +176,7 @@ def _sub_region(admin_region: Region, region_code: Any, region_id: Any) -> Regio
     region = None
     if isinstance(region_code, str) and re.fullmatch(r"[0-9]{12}", region_code.strip()):
         region = db.session.scalar(db.select(Region).where(Region.code == region_code.strip()))
-    elif region_code is None and isinstance(region_id, int) and 0 < region_id <= MAX_ID:
+    elif region_code is None and isinstance(region_id, int) and 0 < region_id <= MAX_ROW_ID:
         region = db.session.get(Region, region_id)
     if region is None or not region.code.startswith(admin_region.scope_prefix):
         raise ValueError("未找到该行政区划，或不在您的管辖范围内")

@@ -23,7 +23,7 @@ from backend import clock
 from backend.auth import Caller
 from backend.errors import Conflict, DeputyNotFound, InvalidInput, NotFound, StationNotFound
 from backend.permissions import access_managed_deputy, station_scope_clause
-from backend.services.issues.issue_queue import MAX_ID
+from backend.validation import MAX_ROW_ID
 from models import (
     Deputy,
     DeputySeat,
@@ -81,7 +81,7 @@ def managed_station(caller: Caller, station_id: int) -> Station:
 
     :raise 404 station_not_found: no such station, or one outside the caller's stations or region.
     """
-    if not 0 < station_id <= MAX_ID:
+    if not 0 < station_id <= MAX_ROW_ID:
         raise StationNotFound("未找到该联络站")
     station = db.session.scalar(db.select(Station).where(Station.id == station_id, station_scope_clause(caller)))
     if station is None:
@@ -178,7 +178,7 @@ def end_membership(caller: Caller, station: Station, membership_id: int,
     """
     membership = db.session.scalar(db.select(StationMembership).where(
         StationMembership.id == membership_id, StationMembership.station_id == station.id)) \
-        if 0 < membership_id <= MAX_ID else None
+        if 0 < membership_id <= MAX_ROW_ID else None
     if membership is None:
         raise MembershipNotFound()
     lock_deputy(membership.deputy_id)

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from backend import clock
 from backend.errors import Forbidden
+from backend.geo import distance_m
 from backend.services.duty import reception
-from backend.services.stations.stations import distance_m
 from models import (
     CheckIn,
     DutyAssignment,

@@ -22,9 +22,9 @@ from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, StationN
 from backend.permissions import station_scope_clause
 from backend.services.duty import reception, reminders, rosters
 from backend.services.duty.reception import MAX_MOVE_DAYS, HeldDay, RuleSource
-from backend.services.issues.issue_queue import MAX_ID
 from backend.services.reference import regions
 from backend.services.reference.reference_data import clean_name
+from backend.validation import MAX_ROW_ID
 from models import (
     DayChangeKind,
     DutyAssignment,
@@ -62,7 +62,7 @@ def access_managed_station(caller: Caller, station_id: int) -> Station:
     """
     clause = station_scope_clause(caller)
     station = db.session.scalar(db.select(Station).where(Station.id == station_id, clause)) \
-        if 0 < station_id <= MAX_ID else None
+        if 0 < station_id <= MAX_ROW_ID else None
     if station is None:
         raise StationNotFound("未找到该联络站，或不在您的管理范围内")
     return station

@@ -14,9 +14,8 @@ from sqlalchemy import exists, select
 from backend import clock
 from backend.auth import Caller
 from backend.errors import Forbidden, InvalidInput
-from backend.permissions import station_scope_clause
+from backend.permissions import get_station, station_scope_clause
 from backend.services.issues import issue_access
-from backend.services.stations.stations import get_station
 from models import Deputy, Issue, ReceptionRecord, Role, Station, StationMembership, db
 
 RESIDENTS_MAX = 500

@@ -40,7 +40,7 @@ from backend import clock
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.services.duty import reception
 from backend.services.duty.reception import HeldDay
-from backend.services.issues.issue_queue import MAX_ID
+from backend.validation import MAX_ROW_ID
 from models import (
     CheckIn,
     Deputy,
@@ -483,7 +483,7 @@ def delete_leave(user_id: int, deputy: Deputy, leave_id: int) -> DeputyLeave:
     """
     leave = db.session.scalar(db.select(DeputyLeave).where(DeputyLeave.id == leave_id,
                                                            DeputyLeave.deputy_id == deputy.id)) \
-        if leave_id <= MAX_ID else None
+        if leave_id <= MAX_ROW_ID else None
     if leave is None:
         raise LeaveNotFound()
     db.session.delete(leave)

@@ -6,9 +6,9 @@ from typing import Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from backend.services.issues.issue_queue import MAX_ID, QueueFilter
+from backend.services.issues.issue_queue import QueueFilter
 from backend.services.issues.issue_schemas import PageQuery, StatusName
-from backend.validation import FilterQuery
+from backend.validation import MAX_ROW_ID, FilterQuery
 from models import IssueStatus
 
 # Dates before the system existed or far ahead are typos; they would also overflow when
@@ -23,8 +23,8 @@ class QueueFilterQuery(FilterQuery):
     status: str | None = Field(default=None, max_length=200, examples=["submitted,accepted"],
                                description="状态，可多选，用英文逗号分隔：" + "、".join(_STATUS_NAMES))
     category: str | None = Field(default=None, max_length=32, description="分类名称或分类 id")
-    station: int | None = Field(default=None, ge=1, le=MAX_ID, description="联络站 id")
-    deputy: int | None = Field(default=None, ge=1, le=MAX_ID, description="代表 id：点名给该代表或由其承办的")
+    station: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="联络站 id")
+    deputy: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="代表 id：点名给该代表或由其承办的")
     clock: Literal["green", "yellow", "red"] | None = Field(
         default=None, description="三色督办：red 已超期，yellow 剩余不超过1个工作日，green 其余计时中的；按期限从早到晚排序")
     date_from: date | None = Field(default=None, alias="from", ge=EARLIEST, le=LATEST,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from backend import clock
 from backend.caches import tagged_cache
 from backend.errors import StationNotFound
+from backend.geo import distance_m
 from backend.services.duty import reception
 from backend.services.duty.reception import NextReceptionDay
 from backend.services.reference import regions
@@ -30,8 +31,6 @@ from models import (
 # subset so the same scene works in a plain URL path and in a 小程序码.
 SCENE_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,32}$")
 
-EARTH_RADIUS_M = 6_371_008.8
-
 # Shown where a station has no reception rule at all (none of its own, its regions' or a default).
 NO_RULE_LABEL = "以联络站公告为准"
 
@@ -48,14 +47,6 @@ def find_station_by_scene(scene: str) -> Station:
 
 # Stations change rarely and every change bumps the scan generation (services/stations/scan_cache.py).
 _by_scene = tagged_cache.ProcessMemo(scan_cache.GENERATION_KEY)
-
-
-def get_station(station_id: int) -> Station:
-    """:raise 404 station_not_found:"""
-    station = db.session.get(Station, station_id)
-    if station is None or not station.is_active:
-        raise StationNotFound()
-    return station
 
 
 def current_seats(deputy: Deputy, on: date) -> list[DeputySeat]:
@@ -93,14 +84,6 @@ def station_deputies(station: Station, on: date) -> list[Deputy]:
             seen.add(deputy.id)
             result.append(deputy)
     return result
-
-
-def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance. GCJ-02's offset is nearly uniform locally, so distances hold."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def nearby_stations(lat: float, lng: float, limit: int) -> list[tuple[int, float]]:

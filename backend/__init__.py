@@ -118,4 +118,5 @@ def create_app(**overrides) -> Flask:
 
     init_console(app)
     cli.register_commands(app)
+    app.extensions["app_factory"] = create_app  # `outbox send` builds a sender app of its own
     return app

@@ -127,9 +127,9 @@ def outbox_send(threads: int | None, once: bool) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # Every thread holds a connection while it works: with a pool smaller than the threads the
         # pool closes and reopens connections all the time. The sender gets an app of its own
-        # whose pool fits.
-        from backend import create_app
-
+        # whose pool fits, from the factory that built this one (the factory registers these
+        # commands, so importing it here would make the two modules import each other).
+        create_app = app.extensions["app_factory"]
         # No ping before each checkout either (two round trips a message): a thread that meets a
         # dropped connection rolls back and carries on, and the pool replaces the connection.
         app = create_app(SQLALCHEMY_ENGINE_OPTIONS={**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False,

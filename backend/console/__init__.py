@@ -7,14 +7,11 @@ Content-Security-Policy forbids it) and ECharts served by the app itself.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask
-
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+from flask import Flask
 
 
 def init_console(app: Flask) -> None:
-    from backend.console import (  # noqa: F401  (each adds its routes to bp)
+    from backend.console import (  # noqa: F401  (each adds its routes to the blueprint)
         dashboard,
         issues,
         labels,
@@ -25,6 +22,7 @@ def init_console(app: Flask) -> None:
         staff,
         stations,
     )
+    from backend.console.blueprint import bp
 
     security.init_security(app)
     app.register_blueprint(bp)

@@ -6,7 +6,8 @@ from datetime import date
 from flask import g, render_template
 
 from backend import clock
-from backend.console import bp, forms
+from backend.console import forms
+from backend.console.blueprint import bp
 from backend.services.reporting import dashboard as dashboard_service
 
 

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from backend import clock
-from backend.console import bp, forms
+from backend.console import forms
+from backend.console.blueprint import bp
 from backend.errors import InvalidInput, NotFound
 from backend.services.issues import issue_flow, issue_queue
 from backend.services.issues.issue_schemas import (

@@ -7,7 +7,7 @@ from datetime import datetime
 from flask import g
 
 from backend import clock
-from backend.console import bp
+from backend.console.blueprint import bp
 from models import Role
 
 EVENT_LABELS = {

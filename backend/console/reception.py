@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from flask import g, redirect, render_template, request, url_for
 
 from backend import clock
-from backend.console import bp, forms
+from backend.console import forms
+from backend.console.blueprint import bp
 from backend.errors import InvalidInput
 from backend.services.duty import reception_days, rosters
 from backend.services.duty.reception import month_of

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import g, render_template, request
 
-from backend.console import bp, forms
+from backend.console import forms
+from backend.console.blueprint import bp
 from backend.errors import InvalidInput
 from backend.services.duty.attendance import scoped_station_ids
 from backend.services.messaging import outbox

@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 
 from backend.auth import Caller, identify
-from backend.console import bp
+from backend.console.blueprint import bp
 from backend.console.forms import error_text
 from backend.errors import ApiError, NotFound, Unauthorized, database_error, error_response
 from models import Role, db

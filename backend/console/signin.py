@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
-from backend.console import bp
+from backend.console.blueprint import bp
 from backend.console.security import STAFF_ROLES, safe_next, sign_in, sign_out
 from backend.errors import AccountLocked, ApiError
 from backend.services.accounts import signin

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
-from backend.console import bp, forms
+from backend.console import forms
+from backend.console.blueprint import bp
 from backend.console.security import admin_only
 from backend.services.accounts import staff_accounts
 

@@ -9,7 +9,8 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from sqlalchemy import func, select
 
 from backend import clock
-from backend.console import bp, forms
+from backend.console import forms
+from backend.console.blueprint import bp
 from backend.console.security import admin_only, upload_limit
 from backend.errors import ApiError, InvalidInput, PayloadTooLarge
 from backend.permissions import access_managed_deputy, station_scope_clause

@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from backend.storage import StorageMisconfigured, StorageUnavailable, StoredFileMissing, check_key
+from backend.storage.base import StorageMisconfigured, StorageUnavailable, StoredFileMissing, check_key
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 # The one answer that means "no object under this key" (a GET's or a DELETE's XML error). Not

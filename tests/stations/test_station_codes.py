@@ -22,7 +22,7 @@ from backend.services.stations import station_codes as sc
 URL = "https://lianluozhan.example.cn/s/yh0001"
 HAS_WQY = os.path.isfile(sc.WQY_MICROHEI)
 needs_wqy = pytest.mark.skipif(not HAS_WQY, reason=f"{sc.WQY_MICROHEI} absent (apt-get install fonts-wqy-microhei)")
-TEMPLATES = Path(__file__).resolve().parents[2] / "backend" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "backend" / "web" / "templates"
 
 
 def matrix(url: str, border: int) -> list[list[bool]]:

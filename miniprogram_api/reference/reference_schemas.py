@@ -21,7 +21,13 @@ from backend.validation import ApiModel, BeijingDateTime
 def _name_check(min_length: int, max_length: int):
     def check(value):
         # Anything but text is left to pydantic, which answers 应为文本.
-        return clean_name(value, min_length=min_length, max_length=max_length) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        # The document's maxLength is the text as sent, before trimming (a JSON body is taken
+        # as the document says, docs/architecture.md).
+        if len(value) > max_length:
+            raise ValueError(f"最多{max_length}个字符")
+        return clean_name(value, min_length=min_length, max_length=max_length)
     return BeforeValidator(check)
 
 

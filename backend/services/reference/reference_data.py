@@ -63,12 +63,13 @@ def clean_name(value: str, *, min_length: int = 1, max_length: int) -> str:
     :raise ValueError: with a Chinese sentence, when empty, too short or long, or holding
         line breaks, control or invisible characters.
     """
-    value = value.strip()
     if "\n" in value or "\r" in value:
         raise ValueError("不能换行")
-    value = _SPACES.sub(" ", value)
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    # Before trimming: str.strip() counts the ASCII separators \x1c–\x1f as white space and would
+    # drop them unseen from either end.
+    if any(unicodedata.category(ch).startswith("C") and ch != "\t" for ch in value):
         raise ValueError("不能包含控制字符或不可见字符")
+    value = _SPACES.sub(" ", value.strip())
     if not value:
         raise ValueError("不能为空")
     if len(value) < min_length:

@@ -1,6 +1,7 @@
 """联络站与代表: the stations of the caller's reach, one station with its details (edited within
 the caller's rights), its printed code and poster, its deputies (invite codes, retirement);
-new stations, closing and reopening (region admins); the 代表名册 and 联络站 Excel imports.
+new stations, closing and reopening (region admins); the 代表名册 and 联络站 Excel imports; a
+deputy's 履职档案 as an Excel file.
 
 Rules live in `station_admin`, `station_import`, `deputy_import`, `signin.create_invite` and
 `retirement`."""
@@ -12,11 +13,13 @@ from sqlalchemy import func, select
 from backend import clock
 from backend.console import forms
 from backend.console.blueprint import bp
+from backend.console.dashboard import xlsx_response
 from backend.console.security import admin_only, upload_limit
 from backend.errors import ApiError, InvalidInput, PayloadTooLarge
 from backend.permissions import access_managed_deputy, station_scope_clause
 from backend.services.accounts import signin
 from backend.services.deputies import deputy_import, retirement
+from backend.services.duty import duty_exports
 from backend.services.privacy import audit
 from backend.services.stations import station_admin, station_import, stations
 from backend.web.downloads import attachment
@@ -150,6 +153,18 @@ def retire_deputy(deputy_id: int):
     if done is not None and done.handed_over:
         flash(f"{len(done.handed_over)} 条未办结的意见建议已转交站长办理", "success")
     return redirect(_back_to_station())
+
+
+@bp.get("/deputies/<int:deputy_id>/duty-record.xlsx")
+def deputy_duty_record_xlsx(deputy_id: int):
+    deputy = access_managed_deputy(g.staff, deputy_id)
+    this_year = clock.beijing_today().year
+    year = forms.int_arg("year", "年份") or this_year
+    if not 2000 <= year <= this_year:
+        raise InvalidInput({"year": f"年份应在2000至{this_year}之间"}, message=f"年份应在2000至{this_year}之间")
+    data = duty_exports.duty_record_workbook(deputy, year)
+    db.session.commit()  # reading a record syncs its points ledger, as the API's read does
+    return xlsx_response(data, f"履职档案-{deputy.name}-{year}.xlsx", f"duty-record-{deputy.id}-{year}.xlsx")
 
 
 def _back_to_station() -> str:

@@ -159,3 +159,18 @@ def test_export_holds_the_filtered_entries_and_is_itself_recorded(app, scene):
     # The page lists the export among the views of personal data.
     assert "查看审计日志（1 条）" in text_of(admin.get("/console/audit?kind=view"))
     assert admin.get("/console/audit.xlsx?kind=nonsense").status_code == 400
+
+
+def test_writes_are_named_as_staff_know_them(app, scene):
+    admin = app.test_client()
+    token = signed_in(admin, "anji-admin")
+    admin.post(f"/console/stations/{scene.stations['a']}", data={"csrf_token": token, "phone": "0572-5000000"})
+    _add(app, "manage_issues.assign", target_type="issue", target_id=scene.issues["yellow-reply"])
+    _add(app, "console.act", target_type="issue", target_id=scene.issues["yellow-reply"],
+         detail={"method": "POST", "args": {"no": scene.issues["yellow-reply"], "verb": "reject"}})
+    page = text_of(admin.get("/console/audit?kind=write"))
+    assert "修改联络站信息（csrf_token" not in page and "修改联络站信息（phone）" in page
+    assert "分派给本站另一位代表" in page
+    assert "意见建议·不予受理" in page
+    sheet = load_workbook(io.BytesIO(admin.get("/console/audit.xlsx?kind=write").data)).active
+    assert {"修改联络站信息（phone）", "分派给本站另一位代表"} <= {row[4] for row in sheet.iter_rows(values_only=True)}

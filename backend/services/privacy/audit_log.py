@@ -16,6 +16,7 @@ personal data and is recorded as one (`audit.viewed`) whenever it holds any entr
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -192,8 +193,9 @@ def _with_actors(entries: list[AuditEntry]) -> list[AuditRow]:
     return rows
 
 
-def describe(entry: AuditEntry) -> str:
-    """What the entry says happened, in Chinese, without any value of personal data."""
+def describe(entry: AuditEntry, action_label: Callable[[AuditEntry], str] | None = None) -> str:
+    """What the entry says happened, in Chinese, without any value of personal data. Writes are
+    named by `action_label` (the faces know their routes' names), else by the route itself."""
     detail = entry.detail or {}
     if entry.action == "staff.sign_in":
         return "登录成功" if entry.outcome < 300 else "登录失败"
@@ -201,7 +203,7 @@ def describe(entry: AuditEntry) -> str:
         field = detail.get("field")
         text = "查看" + FIELD_LABELS.get(field, str(field))
         return text + (f"（{detail['count']} 条）" if detail.get("count") is not None else "")
-    text = entry.action
+    text = action_label(entry) if action_label is not None else entry.action
     if detail.get("verb"):
         text += f" · {detail['verb']}"
     if detail.get("fields"):
@@ -219,7 +221,8 @@ COLUMNS = (("时间", 18), ("操作人", 24), ("身份", 10), ("类别", 12), ("
            ("来源地址", 16), ("请求编号", 34))
 
 
-def export_workbook(caller: Caller, filters: AuditFilter, max_rows: int | None = None) -> bytes:
+def export_workbook(caller: Caller, filters: AuditFilter, max_rows: int | None = None,
+                    action_label: Callable[[AuditEntry], str] | None = None) -> bytes:
     """The filtered entries as an .xlsx workbook, newest first.
 
     :raise 400 invalid_input: more than `max_rows` (default EXPORT_MAX_ROWS) entries match.
@@ -251,7 +254,7 @@ def export_workbook(caller: Caller, filters: AuditFilter, max_rows: int | None =
         moment = WriteOnlyCell(sheet, value=entry.at.astimezone(clock.BEIJING).replace(tzinfo=None))
         moment.number_format = "yyyy-mm-dd hh:mm:ss"
         sheet.append([moment, _text(sheet, row.actor), ROLE_LABELS.get(entry.actor_role, entry.actor_role),
-                      KIND_LABELS[kind_of(entry)], _text(sheet, describe(entry)), _text(sheet, target_text(entry)),
+                      KIND_LABELS[kind_of(entry)], _text(sheet, describe(entry, action_label)), _text(sheet, target_text(entry)),
                       entry.outcome, entry.remote_addr or "", entry.request_id or ""])
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -63,7 +63,7 @@ def _filters() -> audit_log.AuditFilter:
 @admin_only
 def audit_entries():
     filters = _filters()
-    total = min(audit_log.count_entries(g.staff, filters), COUNT_CAP + 1)
+    total = audit_log.count_entries(g.staff, filters, cap=COUNT_CAP)
     pages = max(1, -(-min(total, COUNT_CAP) // audit_log.PER_PAGE))
     page = min(forms.int_arg("page", "页码") or 1, pages)
     args = {key: value for key, value in request.args.items() if value and key != "page"}

@@ -174,3 +174,20 @@ def test_writes_are_named_as_staff_know_them(app, scene):
     assert "意见建议·不予受理" in page
     sheet = load_workbook(io.BytesIO(admin.get("/console/audit.xlsx?kind=write").data)).active
     assert {"修改联络站信息（phone）", "分派给本站另一位代表"} <= {row[4] for row in sheet.iter_rows(values_only=True)}
+
+
+def test_an_export_past_its_cap_is_refused_in_words(app, scene):
+    from backend.auth import caller_for
+    from backend.errors import InvalidInput
+    from backend.services.privacy import audit_log
+
+    for _ in range(3):
+        _add(app, "manage_stations.update", target_type="station", target_id=scene.stations["a"])
+    with app.test_request_context(), app.app_context():
+        account = db.session.scalar(select(StaffAccount).where(StaffAccount.username == "anji-admin"))
+        filters = audit_log.AuditFilter(start=clock.beijing_today(), end=clock.beijing_today())
+        caller = caller_for(account.user)
+        assert audit_log.count_entries(caller, filters, cap=1) == 2  # counted no further than needed
+        with pytest.raises(InvalidInput, match="超过单次导出上限 2 条"):
+            audit_log.export_workbook(caller, filters, max_rows=2)
+        assert audit_log.export_workbook(caller, filters, max_rows=3)

@@ -1,6 +1,8 @@
 """The application factory. `wsgi.py` is the only place an app is built at import time."""
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 from werkzeug.routing import (
     IntegerConverter,
@@ -44,12 +46,24 @@ class TextPathConverter(_NoNul, PathConverter):
     """`<path:name>`: any text without a NUL."""
 
 
+def _make_sqlite_directory(url: str) -> None:
+    """SQLite creates its file but not the folder it goes in: a fresh clone has no `instance/`,
+    and `flask --app wsgi db upgrade` (the README's first command) would fail to open it."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
+            and not parsed.database.startswith("file:"):
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+
+
 def create_app(**overrides) -> Flask:
     """Build the app from the environment's settings, then `overrides` (tests pass these)."""
     app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
     app.request_class = LimitedRequest  # 413 for every body past its limit, chunked ones too
     app.config.from_mapping(load_config(**overrides))
     app.config.setdefault("MIGRATIONS_DIR", PROJECT_ROOT / "migrations")
+    _make_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # No JIT: our statements are short, and PostgreSQL compiles any whose estimated cost
         # passes jit_above_cost — 340 ms of compiling for a 60 ms dashboard count at a province.

@@ -1,32 +1,43 @@
 """`python -m backend.devserver`: the whole service on one machine with nothing else installed.
 
 Brings the SQLite schema up to date with the migrations, seeds the demo county on first run
-(its sign-ins go to instance/demo.json), starts the built-in fake WeChat, a scheduler and a
+(its sign-ins go to instance/demo.json — for another DATABASE_URL, a file named for that
+database, `demo-<name>-<hash>.json`), starts the built-in fake WeChat, a scheduler and a
 sender of subscribe messages (child processes, as a deployment runs them; DEVSERVER_JOBS=0 leaves
-them out), and serves on http://127.0.0.1:5000. A county runs gunicorn instead (docs/deploy.md,
+them out), and serves on http://$HOST:$PORT (127.0.0.1:5000); PUBLIC_BASE_URL, unless set,
+is that address, so printed codes and links lead to this server. A county runs gunicorn instead (docs/deploy.md,
 a later issue).
 """
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 
 from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
 from werkzeug.serving import WSGIRequestHandler
 
 from backend import create_app
-from config import PROJECT_ROOT
+from config import DEFAULT_DATABASE_URL, PROJECT_ROOT
 from models import Station, db
 
 
 def main() -> None:
     os.environ.setdefault("FAKE_WECHAT_AUTOSTART", "1")
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    # Station codes, posters and signed image links name PUBLIC_BASE_URL: on this server they
+    # must lead here, not to the production placeholder (set, it is kept).
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{_reachable_host(host)}:{port}")
     app = create_app()
     os.makedirs(app.instance_path, exist_ok=True)
+    out = demo_file(app.instance_path, app.config["SQLALCHEMY_DATABASE_URI"])
     with app.app_context():
         upgrade(directory=str(app.config["MIGRATIONS_DIR"]))
         if db.session.scalar(db.select(db.func.count(Station.id))) == 0:
@@ -36,18 +47,47 @@ def main() -> None:
             summary = seed_demo()
             db.session.commit()
             seed_activity()  # six months of issues and duty, for the console to show
-            out = os.path.join(app.instance_path, "demo.json")
             with open(out, "w", encoding="utf-8") as handle:
                 json.dump(summary, handle, ensure_ascii=False, indent=2)
             print(f"演示数据已生成，登录账号与联络站清单见 {out}")
+        elif os.path.exists(out):
+            print(f"登录账号与联络站清单见 {out}")
         first = db.session.scalar(db.select(Station).order_by(Station.id).limit(1))
     if os.environ.get("DEVSERVER_JOBS", "1") != "0":
         _start_background(["scheduler", "run"], ["outbox", "send", "--threads", "2"])
-    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
     print(f"API 文档: http://{host}:{port}/api/docs")
+    print(f"工作台: http://{host}:{port}/console/")
+    print(f"二维码与链接指向: {app.config['PUBLIC_BASE_URL']}")
     if first is not None:
         print(f"扫码示例: http://{host}:{port}/api/v1/stations/scan/{first.scene}")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False, request_handler=_RequestHandler)
+
+
+def demo_file(instance_path: str, database_url: str) -> str:
+    """Where the demo's sign-ins are written: `demo.json` for the default database, else a file
+    named for the database, so that a second devserver on another database (another PostgreSQL
+    database, another SQLite file) does not overwrite the first one's passwords and codes."""
+    if database_url == DEFAULT_DATABASE_URL:
+        return os.path.join(instance_path, "demo.json")
+    url = make_url(database_url)
+    name = os.path.splitext(os.path.basename(url.database or ""))[0] or url.get_backend_name()
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40]
+    # The same name on two servers or in two folders: the whole address (no password) tells them apart.
+    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:6]
+    return os.path.join(instance_path, f"demo-{name}-{digest}.json")
+
+
+def _reachable_host(host: str) -> str:
+    """The address a phone or browser uses for a server listening on `host`: itself, unless it
+    listens on every interface, then this machine's address on its network."""
+    if host not in ("0.0.0.0", "::", ""):
+        return f"[{host}]" if ":" in host else host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent: it only picks the route's address
+            return probe.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
 
 
 class _RequestHandler(WSGIRequestHandler):

@@ -42,10 +42,15 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+# Where printed codes point when PUBLIC_BASE_URL is unset and WeChat is the fake (tests).
+PLACEHOLDER_BASE_URL = "https://lianluozhan.example.cn"
+# The newcomer's database, when DATABASE_URL is unset.
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'instance' / 'lianluozhan.sqlite3'}"
+
+
 def _database_url(url: str | None) -> str:
     if url is None:
-        path = PROJECT_ROOT / "instance" / "lianluozhan.sqlite3"
-        return f"sqlite:///{path}"
+        return DEFAULT_DATABASE_URL
     # Hosting panels hand out postgres:// URLs; SQLAlchemy wants a driver name, and we use psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -116,7 +121,9 @@ def load_config(**overrides) -> dict:
         # (the dev server does; tests and gunicorn start their own).
         "FAKE_WECHAT_AUTOSTART": _env_bool("FAKE_WECHAT_AUTOSTART", False),
         # Printed codes and posters
-        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", "https://lianluozhan.example.cn") or "").rstrip("/"),
+        # With real WeChat credentials it must be set (check_settings): codes printed with a
+        # placeholder domain would lead residents nowhere. The devserver sets its own address.
+        "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", None if app_id else PLACEHOLDER_BASE_URL) or "").rstrip("/"),
         "POSTER_FONT_PATH": _env("POSTER_FONT_PATH"),
         # Request limits: JSON bodies are small; uploads raise this per route. Bodies without a
         # Content-Length (chunked) are held to the same limit. Form fields (the console's forms)
@@ -209,4 +216,16 @@ def load_config(**overrides) -> dict:
         "HSTS_SECONDS": _env_int("HSTS_SECONDS", 365 * 24 * 3600),
     }
     cfg.update(overrides)
+    check_settings(cfg)
     return cfg
+
+
+class SettingsError(RuntimeError):
+    """A deployment's settings that cannot work: the app refuses to start, saying which."""
+
+
+def check_settings(cfg: dict) -> None:
+    """:raise SettingsError: real WeChat credentials without PUBLIC_BASE_URL."""
+    if not cfg["WECHAT_FAKE"] and not cfg["PUBLIC_BASE_URL"]:
+        raise SettingsError("PUBLIC_BASE_URL is required with real WeChat credentials: the https:// address "
+                            "residents reach the service at, printed in every station code")

@@ -6,8 +6,10 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-if config.config_file_name is not None:
-    # Keep the app's loggers alive when migrations run inside a process (tests, devserver).
+if config.config_file_name is not None and not logging.getLogger().handlers:
+    # Only a process without logging takes alembic.ini's: the app (`flask db`, the devserver)
+    # and pytest set theirs up first, and alembic.ini's root level (WARN) would silence their
+    # INFO lines for good — the devserver's request lines among them. Existing loggers live on.
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 log = logging.getLogger("alembic.env")
 

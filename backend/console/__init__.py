@@ -12,6 +12,7 @@ from flask import Flask
 
 def init_console(app: Flask) -> None:
     from backend.console import (  # noqa: F401  (each adds its routes to the blueprint)
+        audit_log,
         dashboard,
         issues,
         labels,

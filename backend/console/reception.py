@@ -1,7 +1,8 @@
 """接待日: a station's month as a calendar — its reception days (moved, cancelled), the roster
 (排班) and who is on duty, who checked in and who was absent — and the changes staff make: draft
 and publish a month's roster, set a day's deputies, move, cancel or restore a day. Every change
-goes through `reception_days` and `rosters`, the services behind /api/v1/manage/reception-days."""
+goes through `reception_days` and `rosters`, the services behind /api/v1/manage/reception-days.
+The month's 接待登记 and 出勤 download as Excel files (`duty_exports`)."""
 from __future__ import annotations
 
 import calendar
@@ -13,8 +14,9 @@ from flask import g, redirect, render_template, request, url_for
 from backend import clock
 from backend.console import forms
 from backend.console.blueprint import bp
+from backend.console.dashboard import xlsx_response
 from backend.errors import InvalidInput
-from backend.services.duty import reception_days, rosters
+from backend.services.duty import duty_exports, reception_days, rosters
 from backend.services.duty.reception import month_of
 from models import RosterStatus, Station
 
@@ -143,3 +145,26 @@ def _deputy_ids() -> list[int]:
             raise InvalidInput({"deputy_ids": "代表有误"})
         ids.append(int(value))
     return ids
+
+
+def _month_span(month: str) -> tuple[date, date]:
+    first = forms.parse_month(month)
+    return first, rosters.add_months(first, 1) - timedelta(days=1)
+
+
+@bp.get("/reception/<int:station_id>/<month>/records.xlsx")
+def reception_records_xlsx(station_id: int, month: str):
+    station = reception_days.access_managed_station(g.staff, station_id)
+    start, end = _month_span(month)
+    data = duty_exports.reception_records_workbook(
+        g.staff, station_id=station.id, start=start, end=end,
+        caption=[f"{station.name} 接待登记", f"期间：{start.isoformat()} 至 {end.isoformat()}"])
+    return xlsx_response(data, f"接待登记-{station.name}-{month}.xlsx", f"reception-records-{station.id}-{month}.xlsx")
+
+
+@bp.get("/reception/<int:station_id>/<month>/attendance.xlsx")
+def reception_attendance_xlsx(station_id: int, month: str):
+    station = reception_days.access_managed_station(g.staff, station_id)
+    start, end = _month_span(month)
+    data = duty_exports.attendance_workbook(g.staff, start, end, station_id=station.id, scope_label=station.name)
+    return xlsx_response(data, f"代表出勤-{station.name}-{month}.xlsx", f"attendance-{station.id}-{month}.xlsx")

@@ -1,8 +1,10 @@
 """联络站与代表: the stations of the caller's reach, one station with its details (edited within
 the caller's rights), its printed code and poster, its deputies (invite codes, retirement);
-new stations, closing and reopening (region admins); the 代表名册 Excel import.
+new stations, closing and reopening (region admins); the 代表名册 and 联络站 Excel imports; a
+deputy's 履职档案 as an Excel file.
 
-Rules live in `station_admin`, `deputy_import`, `signin.create_invite` and `retirement`."""
+Rules live in `station_admin`, `station_import`, `deputy_import`, `signin.create_invite` and
+`retirement`."""
 from __future__ import annotations
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
@@ -11,13 +13,15 @@ from sqlalchemy import func, select
 from backend import clock
 from backend.console import forms
 from backend.console.blueprint import bp
+from backend.console.dashboard import xlsx_response
 from backend.console.security import admin_only, upload_limit
 from backend.errors import ApiError, InvalidInput, PayloadTooLarge
 from backend.permissions import access_managed_deputy, station_scope_clause
 from backend.services.accounts import signin
 from backend.services.deputies import deputy_import, retirement
+from backend.services.duty import duty_exports
 from backend.services.privacy import audit
-from backend.services.stations import station_admin, stations
+from backend.services.stations import station_admin, station_import, stations
 from backend.web.downloads import attachment
 from models import Region, Role, Station, StationMembership, db
 
@@ -27,6 +31,7 @@ FIELDS = ("name", "address", "region_code", "kind", "lat", "lng", "opens_at", "c
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 # The roster file may be larger than a JSON body: this form alone accepts more.
 upload_limit("console.import_deputies", MAX_IMPORT_BYTES + 64 * 1024)
+upload_limit("console.import_stations", MAX_IMPORT_BYTES + 64 * 1024)
 
 
 @bp.get("/stations")
@@ -150,21 +155,68 @@ def retire_deputy(deputy_id: int):
     return redirect(_back_to_station())
 
 
+@bp.get("/deputies/<int:deputy_id>/duty-record.xlsx")
+def deputy_duty_record_xlsx(deputy_id: int):
+    deputy = access_managed_deputy(g.staff, deputy_id)
+    this_year = clock.beijing_today().year
+    year = forms.int_arg("year", "年份") or this_year
+    if not 2000 <= year <= this_year:
+        raise InvalidInput({"year": f"年份应在2000至{this_year}之间"}, message=f"年份应在2000至{this_year}之间")
+    data = duty_exports.duty_record_workbook(deputy, year)
+    db.session.commit()  # reading a record syncs its points ledger, as the API's read does
+    return xlsx_response(data, f"履职档案-{deputy.name}-{year}.xlsx", f"duty-record-{deputy.id}-{year}.xlsx")
+
+
 def _back_to_station() -> str:
     station_id = forms.int_arg("station", "联络站")
     return url_for("console.station_page", station_id=station_id) if station_id else url_for("console.station_list")
+
+
+def _uploaded_workbook() -> bytes:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput({"file": "请选择要导入的 Excel 文件（.xlsx）"}, message="请选择要导入的 Excel 文件（.xlsx）")
+    data = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge("文件超过 5 MB，请分批导入")
+    return data
+
+
+@bp.route("/stations/import", methods=["GET", "POST"])
+@admin_only
+def import_stations():
+    report = None
+    if request.method == "POST":
+        data = _uploaded_workbook()
+        try:
+            report = station_import.import_stations(g.staff, data)
+        except ApiError as error:
+            audit.refused_staff_write(g.staff, error.status)
+            flash(forms.error_text(error), "error")
+        else:
+            if report.ok:
+                audit.staff_write(g.staff)
+                db.session.commit()
+            else:
+                # All or nothing: the page lists the refused rows.
+                audit.refused_staff_write(g.staff, 422)
+    return render_template("console/station_import.html", report=report, max_rows=station_import.MAX_ROWS)
+
+
+@bp.get("/stations/import/template.xlsx")
+@admin_only
+def station_import_template():
+    response = Response(station_import.template_workbook(), mimetype=XLSX)
+    response.headers["Content-Disposition"] = attachment(station_import.TEMPLATE_FILENAME,
+                                                         "station-import-template.xlsx")
+    return response
 
 
 @bp.route("/deputies/import", methods=["GET", "POST"])
 def import_deputies():
     report = None
     if request.method == "POST":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise InvalidInput({"file": "请选择要导入的 Excel 文件（.xlsx）"}, message="请选择要导入的 Excel 文件（.xlsx）")
-        data = upload.read(MAX_IMPORT_BYTES + 1)
-        if len(data) > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge("文件超过 5 MB，请分批导入")
+        data = _uploaded_workbook()
         try:
             report = deputy_import.import_roster(g.staff, data)
         except ApiError as error:

@@ -509,7 +509,12 @@ def _summary(stations: _Stations, people: list[_Person], invites: dict[int, str]
         "stations": [{"id": s.id, "name": s.name, "scene": s.scene, "kind": s.kind.value, "url_path": f"/s/{s.scene}"}
                      for s in stations.all()],
         "deputy_count": len(people),
-        "deputies": [{"id": p.deputy.id, "name": p.name, "levels": levels(p), "invite_code": invites[p.deputy.id]}
+        # Which station a deputy serves: whoever signs in with an invite code finds that
+        # station's inbox and duty, so the tester needs it beside the code.
+        "deputies": [{"id": p.deputy.id, "name": p.name, "levels": levels(p), "invite_code": invites[p.deputy.id],
+                      "stations": [{"id": m.station.id, "name": m.station.name, "scene": m.station.scene}
+                                   for m in sorted(p.deputy.memberships, key=lambda m: m.station.id)
+                                   if m.ended_on is None]}
                      for p in people],
         "staff": [{"username": a.username, "password": password, "role": a.role.value,
                    "display_name": a.display_name, "stations": [s.id for s in a.stations]}

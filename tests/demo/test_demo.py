@@ -170,6 +170,17 @@ def test_every_deputy_has_an_open_invite(demo):
         assert invite.expires_at > clock.now()
 
 
+def test_each_invite_says_which_stations_its_deputy_serves(demo):
+    current = {}
+    for membership in db.session.scalars(db.select(StationMembership).where(StationMembership.ended_on.is_(None))):
+        current.setdefault(membership.deputy_id, set()).add(membership.station_id)
+    names = {s["id"]: (s["name"], s["scene"]) for s in demo["stations"]}
+    for entry in demo["deputies"]:
+        assert entry["stations"], entry["name"]  # every deputy serves somewhere
+        assert {s["id"] for s in entry["stations"]} == current[entry["id"]]
+        assert all((s["name"], s["scene"]) == names[s["id"]] for s in entry["stations"])
+
+
 def test_second_run_is_refused(demo):
     with pytest.raises(DemoAlreadySeeded, match="演示数据已存在"):
         seed_demo()

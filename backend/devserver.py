@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 
+import requests
 from flask_migrate import upgrade
 from werkzeug.serving import WSGIRequestHandler
 
@@ -44,10 +45,37 @@ def main() -> None:
     if os.environ.get("DEVSERVER_JOBS", "1") != "0":
         _start_background(["scheduler", "run"], ["outbox", "send", "--threads", "2"])
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    if app.config["WECHAT_FAKE"]:
+        _fake_judges_images(app, host, port)
     print(f"API 文档: http://{host}:{port}/api/docs")
     if first is not None:
         print(f"扫码示例: http://{host}:{port}/api/v1/stations/scan/{first.scene}")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False, request_handler=_RequestHandler)
+
+
+def _fake_judges_images(app, host: str, port: int) -> None:
+    """Have the fake WeChat judge residents' images by itself and push its verdict here, as
+    WeChat does: otherwise they stay `pending` and only their senders and staff ever see them.
+    Through the fake's control endpoint, so that a fake served by another process is told too."""
+    verdict = app.config["FAKE_WECHAT_MEDIA_VERDICT"]
+    if verdict == "off":
+        judge = {}
+    elif verdict in ("pass", "review", "risky"):
+        local = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+        judge = {"callback_url": f"http://{local}:{port}/wechat/callback", "suggest": verdict,
+                 "token": app.config["WECHAT_CALLBACK_TOKEN"], "aes_key": app.config["WECHAT_CALLBACK_AES_KEY"],
+                 "fmt": app.config["WECHAT_CALLBACK_FORMAT"]}
+    else:
+        sys.exit("FAKE_WECHAT_MEDIA_VERDICT 只能是 pass、review、risky 或 off")
+    try:
+        answer = requests.post(app.config["WECHAT_API_BASE"] + "__fake__/config", json={"media_judge": judge},
+                               timeout=5)
+        answer.raise_for_status()
+    except requests.RequestException as exc:
+        print(f"未能设置模拟微信的图片审核（{exc}）：新上传的图片将保持待审核")
+        return
+    if judge:
+        print(f"模拟微信将自动审核上传的图片，结论：{verdict}（FAKE_WECHAT_MEDIA_VERDICT）")
 
 
 class _RequestHandler(WSGIRequestHandler):

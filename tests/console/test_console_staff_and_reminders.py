@@ -100,3 +100,26 @@ def test_reminders_of_the_callers_stations(app, client, scene):
     signed_in(other, "deqing-admin")
     assert 'data-message=' not in other.get("/console/reminders").get_data(as_text=True)
     assert client.get("/console/reminders?state=lost").status_code == 400
+
+
+def test_the_scheduler_and_its_jobs_in_words_a_station_manager_reads(app, client, scene):
+    from backend.jobs.leader import take_lease
+    from backend.jobs.schedule import JOBS
+    from models import JobRun
+
+    with app.app_context():
+        take_lease("county-app-01:48213", clock.now() - timedelta(seconds=30))
+        db.session.add(JobRun(job="rollup", runner="county-app-01:48213", started_at=clock.now() - timedelta(hours=1),
+                              finished_at=clock.now() - timedelta(minutes=59), status="ok", detail={}))
+        db.session.commit()
+    signed_in(client, "dipu-manager")
+    response = client.get("/console/reminders")
+    page, words = response.get_data(as_text=True), text_of(response)
+    assert 'data-scheduler="up"' in page
+    assert "定时任务正常运行" in words and "30 秒前报到" in words
+    # Each job by its Chinese name; the technical ids only where an operator hovers.
+    for name, title in (("reception-reminders", "接待日提醒"), ("rollup", "统计汇总"), ("auto-close", "自动结案")):
+        assert re.search(rf'<tr data-job="{name}"><td title="{name}">{title}</td>', page)
+    assert all(job.title and job.title in words for job in JOBS)
+    assert not any(job.name in words for job in JOBS) and "county-app-01" not in words
+    assert 'title="调度进程 county-app-01:48213"' in page

@@ -31,6 +31,7 @@ JOB_STATUSES = ("running", "ok", "failed")
 @dataclass(frozen=True)
 class JobHealth:
     name: str
+    title: str  # the job's Chinese name
     last_started_at: datetime | None
     last_success_at: datetime | None  # when the latest ok run finished
     last_status: str | None
@@ -67,6 +68,7 @@ def oldest_due_seconds(now: datetime) -> float:
 def job_health(table: tuple[Job, ...] = JOBS) -> list[JobHealth]:
     """Each job of the table, with its latest run and latest success (None if never)."""
     names = [job.name for job in table]
+    titles = {job.name: job.title or job.name for job in table}
     ranked = (select(JobRun.job, JobRun.started_at, JobRun.status,
                      func.row_number().over(partition_by=JobRun.job,
                                             order_by=(JobRun.started_at.desc(), JobRun.id.desc())).label("n"))
@@ -79,7 +81,7 @@ def job_health(table: tuple[Job, ...] = JOBS) -> list[JobHealth]:
     health = []
     for name in names:
         started, status = latest.get(name, (None, None))
-        health.append(JobHealth(name, started, succeeded.get(name), status))
+        health.append(JobHealth(name, titles[name], started, succeeded.get(name), status))
     return health
 
 

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 
+import requests
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 from werkzeug.serving import WSGIRequestHandler
@@ -55,6 +56,8 @@ def main() -> None:
         first = db.session.scalar(db.select(Station).order_by(Station.id).limit(1))
     if os.environ.get("DEVSERVER_JOBS", "1") != "0":
         _start_background(["scheduler", "run"], ["outbox", "send", "--threads", "2"])
+    if app.config["WECHAT_FAKE"]:
+        _fake_judges_images(app, host, port)
     print(f"API 文档: http://{host}:{port}/api/docs")
     print(f"工作台: http://{host}:{port}/console/")
     print(f"二维码与链接指向: {app.config['PUBLIC_BASE_URL']}")
@@ -82,12 +85,37 @@ def _reachable_host(host: str) -> str:
     listens on every interface, then this machine's address on its network."""
     if host not in ("0.0.0.0", "::", ""):
         return f"[{host}]" if ":" in host else host
+    # The host's own name resolved locally: no connection to any other address is made.
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(("10.255.255.255", 1))  # no packet is sent: it only picks the route's address
-            return probe.getsockname()[0]
+        address = socket.gethostbyname(socket.gethostname())
     except OSError:
         return "127.0.0.1"
+    return address
+
+
+def _fake_judges_images(app, host: str, port: int) -> None:
+    """Have the fake WeChat judge residents' images by itself and push its verdict here, as
+    WeChat does: otherwise they stay `pending` and only their senders and staff ever see them.
+    Through the fake's control endpoint, so that a fake served by another process is told too."""
+    verdict = app.config["FAKE_WECHAT_MEDIA_VERDICT"]
+    if verdict == "off":
+        judge = {}
+    elif verdict in ("pass", "review", "risky"):
+        local = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
+        judge = {"callback_url": f"http://{local}:{port}/wechat/callback", "suggest": verdict,
+                 "token": app.config["WECHAT_CALLBACK_TOKEN"], "aes_key": app.config["WECHAT_CALLBACK_AES_KEY"],
+                 "fmt": app.config["WECHAT_CALLBACK_FORMAT"]}
+    else:
+        sys.exit("FAKE_WECHAT_MEDIA_VERDICT 只能是 pass、review、risky 或 off")
+    try:
+        answer = requests.post(app.config["WECHAT_API_BASE"] + "__fake__/config", json={"media_judge": judge},
+                               timeout=5)
+        answer.raise_for_status()
+    except requests.RequestException as exc:
+        print(f"未能设置模拟微信的图片审核（{exc}）：新上传的图片将保持待审核")
+        return
+    if judge:
+        print(f"模拟微信将自动审核上传的图片，结论：{verdict}（FAKE_WECHAT_MEDIA_VERDICT）")
 
 
 class _RequestHandler(WSGIRequestHandler):

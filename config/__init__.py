@@ -120,6 +120,10 @@ def load_config(**overrides) -> dict:
         # Start the fake WeChat inside the process when nothing listens on its port yet
         # (the dev server does; tests and gunicorn start their own).
         "FAKE_WECHAT_AUTOSTART": _env_bool("FAKE_WECHAT_AUTOSTART", False),
+        # The dev server's fake WeChat judges every uploaded image by itself and pushes this
+        # verdict to /wechat/callback, as WeChat does (pass, review, risky; off: none, images
+        # stay pending). Tests give their verdicts by hand.
+        "FAKE_WECHAT_MEDIA_VERDICT": _env("FAKE_WECHAT_MEDIA_VERDICT", "pass"),
         # Printed codes and posters
         # With real WeChat credentials it must be set (check_settings): codes printed with a
         # placeholder domain would lead residents nowhere. The devserver sets its own address.

@@ -132,6 +132,13 @@ class OutboxMessage(db.Model):
     wechat_msgid: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # An `unknown` message stays unknown — nothing resends it by itself — until a region admin
+    # decides (services/messaging/unknowns.py): `resent` (a new message, `resend_of_id` pointing
+    # back here) or `not_resent`; by whom and when.
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[datetime | None]
+    resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"), unique=True)
 
 
 class SchedulerLease(db.Model):

@@ -100,8 +100,11 @@ def issue_page(no: str):
     issue = issue_queue.access_managed_issue(g.staff, no)
     verbs = issue_flow.staff_verbs(issue)
     today = clock.beijing_today()
+    # Image links on the console's own root: its CSP allows images from 'self' only, and it may
+    # be served on another address than PUBLIC_BASE_URL (an intranet one, the dev server).
+    detail = issue_detail(issue, g.staff, media_base=request.script_root)
     return render_template(
-        "console/issue.html", issue=issue_detail(issue, g.staff), verbs=verbs, labels=VERBS,
+        "console/issue.html", issue=detail, verbs=verbs, labels=VERBS,
         deputies=stations.station_deputies(issue.station, today) if "assign" in verbs else [],
         departments=[d for d, _ in reference_data.list_departments(g.staff)] if "transfer" in verbs else [],
         today=today)

@@ -3,13 +3,14 @@ deferred to tomorrow's quota, unknown …) — and whether the scheduler and the
 working (services/reporting/monitoring.py, the same figures /metrics exposes)."""
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import g, redirect, render_template, request, url_for
 
 from backend.console import forms
 from backend.console.blueprint import bp
+from backend.console.security import admin_only
 from backend.errors import InvalidInput
 from backend.services.duty.attendance import scoped_station_ids
-from backend.services.messaging import outbox
+from backend.services.messaging import outbox, unknowns
 from backend.services.reporting import monitoring
 from backend.wechat.templates import TEMPLATES
 from models import OutboxState
@@ -17,7 +18,7 @@ from models import OutboxState
 PER_PAGE = 50
 STATE_LABELS = {
     "pending": "待发送", "sending": "发送中", "sent": "已送达微信", "no_grant": "用户未授权", "deferred": "今日额度已满，明天发送",
-    "failed": "发送失败", "unknown": "结果未知（不再重发）", "skipped": "已无需发送",
+    "failed": "发送失败", "unknown": "结果未知", "skipped": "已无需发送",
 }
 JOB_STATUS_LABELS = {"ok": "成功", "failed": "失败", "running": "运行中", None: "尚未运行"}
 
@@ -40,4 +41,25 @@ def reminders():
     return render_template(
         "console/reminders.html", rows=rows, total=total, page=page, pages=pages, args=args,
         counts=outbox.counts_by_state(ids), health=monitoring.snapshot(), states=STATE_LABELS,
-        state_order=[s.value for s in OutboxState], templates=TEMPLATES, job_status=JOB_STATUS_LABELS)
+        state_order=[s.value for s in OutboxState], templates=TEMPLATES, job_status=JOB_STATUS_LABELS,
+        decisions=unknowns.DECISION_LABELS)
+
+
+# A region admin's decision on an `unknown` message (services/messaging/unknowns.py): one
+# address per decision, so the audit entry's action names which was taken.
+@bp.post("/reminders/<int:message_id>/resend")
+@admin_only
+def resend_unknown(message_id: int):
+    return _decide(message_id, unknowns.RESEND, "已重新安排发送这条消息")
+
+
+@bp.post("/reminders/<int:message_id>/close")
+@admin_only
+def close_unknown(message_id: int):
+    return _decide(message_id, unknowns.NOT_RESENT, "已确认不再发送这条消息")
+
+
+def _decide(message_id: int, decision: str, success: str):
+    forms.attempt(lambda: unknowns.decide(message_id, decision, by_user_id=g.staff.user_id,
+                                          station_ids=scoped_station_ids(g.staff)), success)
+    return redirect(url_for("console.reminders", state="unknown"))

@@ -102,6 +102,16 @@ def station_page(station_id: int):
                            manager_fields=station_admin.MANAGER_FIELDS, form={})
 
 
+@bp.get("/stations/<int:station_id>/poster.pdf")
+def station_poster(station_id: int):
+    """The poster to save and print: an attachment, where the API's link opens in the browser."""
+    station = station_admin.access_managed_station(g.staff, station_id)
+    response = Response(stations.station_poster(station), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = attachment(f"{station.name}-张贴海报.pdf",
+                                                         f"station-{station.scene}-poster.pdf")
+    return response
+
+
 @bp.post("/stations/<int:station_id>")
 def edit_station(station_id: int):
     station = station_admin.access_managed_station(g.staff, station_id)

@@ -21,31 +21,33 @@ class Job:
     cron: dict[str, str]  # APScheduler CronTrigger fields, Beijing time
     replay: tuple[time, ...]  # the Beijing times of day `jobs run NAME --date D` runs it at, in order
     description: str
+    title: str = ""  # its name as staff read it (the console), `name` when empty
 
 
 JOBS: tuple[Job, ...] = (
     Job("reception-reminders", "backend.services.duty.reminders:plan_reception_reminders",
         {"minute": "*/15"}, (time(8, 0), time(18, 0)),
-        "接待日提醒：每天 8:00、18:00 计划当天和次日的接待日提醒，每 15 分钟补发遗漏"),
+        "接待日提醒：每天 8:00、18:00 计划当天和次日的接待日提醒，每 15 分钟补发遗漏", title="接待日提醒"),
     Job("escalation", "backend.services.issues.escalation:run_escalation",
         {"hour": "9-20", "minute": "0"}, (time(9, 0),),
-        "督办：每天 9:00 提醒超期和将超期的意见建议并发站长日报，10:00–20:00 每小时补漏"),
+        "督办：每天 9:00 提醒超期和将超期的意见建议并发站长日报，10:00–20:00 每小时补漏", title="督办提醒"),
     Job("auto-close", "backend.services.issues.auto_close:close_unrated",
         {"hour": "2", "minute": "30"}, (time(2, 30),),
-        "自动结案：每天 2:30 关闭办结满 7 天仍未评价的意见建议"),
+        "自动结案：每天 2:30 关闭办结满 7 天仍未评价的意见建议", title="自动结案"),
     Job("rollup", "backend.services.reporting.rollups:roll_up_job",
         {"hour": "1", "minute": "0"}, (time(1, 0),),
-        "统计汇总：每天 1:00 重算前 8 天（北京时间）各联络站每日数据，并更新更早日期中状态有变的意见建议"),
+        "统计汇总：每天 1:00 重算前 8 天（北京时间）各联络站每日数据，并更新更早日期中状态有变的意见建议",
+        title="统计汇总"),
     Job("housekeeping", "backend.jobs.housekeeping:run_housekeeping",
         {"minute": "40"}, (time(23, 40),),
-        "日常清理：每小时 40 分清理过期数据"),
+        "日常清理：每小时 40 分清理过期数据", title="日常清理"),
     Job("roster-drafting", "backend.services.duty.roster_drafting:draft_next_month",
         {"hour": "3", "minute": "0"}, (time(3, 0),),
-        "排班草稿：每月 20 日起每天 3:00 为还没有下月排班的联络站生成草稿"),
+        "排班草稿：每月 20 日起每天 3:00 为还没有下月排班的联络站生成草稿", title="排班草稿"),
     # Reaps claims of dead senders; a replay of a past date has nothing to reap, so none.
     Job("outbox-reap", "backend.services.messaging.outbox:reap_stale_claims_job",
         {"minute": "*"}, (),
-        "发件箱清理：每分钟把中断的发送标记为结果未知"),
+        "发件箱清理：每分钟把中断的发送标记为结果未知", title="发件箱清理"),
 )
 
 JobFunction = Callable[[datetime], dict]

@@ -7,10 +7,13 @@ failures and delays, read the call log and expire tokens; FakeWeChat mirrors the
 
 Content security (msgSecCheck v2, mediaCheckAsync v2) judges by word lists, not by meaning:
 text containing a risky word is "risky", one containing a review word is "review", anything
-else "pass". Images are not judged by themselves: mediaCheckAsync records what it was asked
-(`media_checks()`, so tests can read the media_url WeChat would fetch), and a test gives the
-verdict with `judge_media(trace_id, suggest, callback_url, token=...)`, which pushes the
-`wxa_media_check` event to the app as WeChat would.
+else "pass". mediaCheckAsync records what it was asked (`media_checks()`, so tests can read the
+media_url WeChat would fetch), and a test gives the verdict with `judge_media(trace_id, suggest,
+callback_url, token=...)`, which pushes the `wxa_media_check` event to the app as WeChat would.
+With `configure(media_judge={"callback_url": ..., "token": ..., "aes_key": ..., "fmt": "json",
+"suggest": "pass", "delay_seconds": 0.5})` the fake judges every image by itself as WeChat does:
+it answers the call, then pushes that verdict after the delay (the dev server sets this, so that
+residents' photos do not stay `pending`); `media_judge={}` stops it.
 
 Subscribe messages (`cgi-bin/message/subscribe/send`) are checked as WeChat documents them
 (fake_subscribe.py): the template must be known (40037), its data hold exactly its keywords with
@@ -186,6 +189,7 @@ class FakeWeChat:
             self._risky_words = list(DEFAULT_RISKY_WORDS)
             self._review_words = list(DEFAULT_REVIEW_WORDS)
             self._media_checks: list[dict] = []
+            self._media_judge: dict | None = None
             self._drop_rules: list[dict] = []
             self._clock: tuple[datetime, float, float] | None = None
             self._templates = {k: list(v) for k, v in fake_subscribe.DEFAULT_TEMPLATES.items()}
@@ -237,19 +241,23 @@ class FakeWeChat:
     def configure(self, token_ttl_seconds: float | None = None, handover_seconds: float | None = None,
                   with_unionid: bool | None = None, risky_words: list[str] | None = None,
                   review_words: list[str] | None = None, templates: dict[str, list[str]] | None = None,
-                  grants: str | None = None, clock: dict | None = None) -> None:
+                  grants: str | None = None, clock: dict | None = None, media_judge: dict | None = None) -> None:
         """Change the lifetime of tokens issued from now on, the handover window (by default
         5 minutes of 2 hours, scaled to the ttl), whether jscode2session adds a unionid, the
         words msgSecCheck judges by (a list replaces the current one; [] judges nothing so), the
         subscribe templates ({template id: [keywords]} replaces them), the grant mode ("open":
         everyone granted everything; "strict": only `grant()` counts), or the clock
         ({"start": ISO 8601 with offset, "speed": 1.0, "origin": Unix seconds, default now};
-        {} for the wall clock)."""
+        {} for the wall clock), or how images are judged by themselves (`media_judge`, see the
+        module's docstring; {} judges none)."""
         checked_templates = fake_subscribe.check_templates(templates) if templates is not None else None
+        judge = _media_judge(media_judge) if media_judge is not None else None
         if grants is not None and grants not in ("open", "strict"):
             raise TypeError("grants is 'open' or 'strict'")
         running = _parse_clock(clock) if clock is not None else None
         with self._lock:
+            if media_judge is not None:
+                self._media_judge = judge
             if checked_templates is not None:
                 self._templates = checked_templates
             if grants is not None:
@@ -594,7 +602,24 @@ class FakeWeChat:
             self._media_checks.append({"trace_id": trace_id, "media_url": media_url,
                                        "media_type": body["media_type"], "openid": body["openid"],
                                        "scene": body["scene"]})
+            judge = self._media_judge
+        if judge is not None:
+            # Later, on a thread of its own, as WeChat pushes its verdict after answering the call:
+            # the app stores the trace id only once it has the answer.
+            timer = threading.Timer(judge["delay_seconds"], self._judge_by_itself, args=(trace_id, judge))
+            timer.daemon = True
+            timer.start()
         return _json({"errcode": 0, "errmsg": "ok", "trace_id": trace_id})
+
+    def _judge_by_itself(self, trace_id: str, judge: dict) -> None:
+        try:
+            status, text = self.judge_media(trace_id, judge["suggest"], judge["callback_url"], token=judge["token"],
+                                            aes_key=judge["aes_key"], fmt=judge["fmt"])
+        except Exception as exc:  # a thread of its own: nobody else would see it
+            print(f"fake WeChat: pushing the verdict on {trace_id} failed: {exc!r}", flush=True)
+            return
+        if status != 200 or text != "success":
+            print(f"fake WeChat: the app answered the verdict on {trace_id} with {status} {text[:80]!r}", flush=True)
 
     def _subscribe_send(self, query, raw, body) -> Answer:
         refused = self._check_token(query)
@@ -771,6 +796,31 @@ def _parse_clock(clock: dict) -> tuple[datetime, float, float] | None:
     if start.tzinfo is None:
         raise TypeError("clock.start needs an offset")
     return start.astimezone(UTC), origin, speed
+
+
+def _media_judge(settings: dict) -> dict | None:
+    """Checked `configure(media_judge=...)` settings, with their defaults; None for {}."""
+    if not isinstance(settings, dict):
+        raise TypeError("media_judge is a dict")
+    if not settings:
+        return None
+    unknown = set(settings) - {"callback_url", "token", "aes_key", "fmt", "suggest", "delay_seconds"}
+    if unknown:
+        raise TypeError(f"media_judge: unknown settings {sorted(unknown)}")
+    judge = {"aes_key": None, "fmt": "json", "suggest": "pass", "delay_seconds": 0.5, **settings}
+    if not isinstance(judge.get("callback_url"), str) or not judge["callback_url"].startswith(("http://", "https://")):
+        raise ValueError("media_judge needs the app's callback_url")
+    if not isinstance(judge.get("token"), str) or not judge["token"]:
+        raise ValueError("media_judge needs the callback token")
+    if judge["suggest"] not in fake_push.LABEL_BY_SUGGEST:
+        raise ValueError("media_judge suggest is pass, review or risky")
+    if judge["fmt"] not in ("json", "xml"):
+        raise ValueError("media_judge fmt is json or xml")
+    delay = judge["delay_seconds"]
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 60:
+        raise ValueError("media_judge delay_seconds is 0 to 60")
+    judge["delay_seconds"] = float(delay)
+    return judge
 
 
 def _words(words) -> list[str]:

@@ -95,21 +95,8 @@ def qrcode_svg(station_id: int):
         produces={"application/pdf": "A4 海报"})
 def poster_pdf(station_id: int):
     """A4 海报：联络站、二维码、接待日和使用方法"""
-    card = stations.station_card(get_station(station_id))
-    station = card.station
-    content = station_codes.PosterContent(
-        station_name=station.name,
-        address=station.address,
-        region_path=card.region_path,
-        reception_label=card.rule.label if card.rule else stations.NO_RULE_LABEL,
-        open_hours=station.open_hours,
-        url=_station_url(station),
-        deputies=[(d.name, stations.level_label(d, card.today)) for d in card.deputies],
-        next_reception_date=card.next_day.date.isoformat() if card.next_day else None,
-        phone=station.phone,
-    )
-    pdf = station_codes.poster_pdf(content, font_path=current_app.config["POSTER_FONT_PATH"])
-    return _download(pdf, "application/pdf", f"station-{station.scene}-poster.pdf")
+    station = get_station(station_id)
+    return _download(stations.station_poster(station), "application/pdf", f"station-{station.scene}-poster.pdf")
 
 
 def _follow_out(station_id: int, follow) -> FollowOut:

@@ -254,6 +254,43 @@ def test_release_and_reject_what_awaits_review(app, client, scene):
         assert db.session.scalar(db.select(Issue.reject_reason).filter_by(no=no)) == "与本站无关，已告知居民向物业反映"
 
 
+def attach_image(app, no: str, data: bytes) -> int:
+    """A resident's photo on issue `no`, stored as an upload would store it, still `pending`."""
+    import hashlib
+
+    from backend.storage import get_storage, new_key
+    from models import IssueImage, MediaCheckStatus, Upload
+
+    with app.app_context():
+        issue = db.session.scalar(db.select(Issue).filter_by(no=no))
+        key = new_key("images", "jpg")
+        get_storage().save(key, data, "image/jpeg")
+        upload = Upload(owner_id=issue.submitter_id, storage_key=key, content_type="image/jpeg", size_bytes=len(data),
+                        sha256=hashlib.sha256(data).hexdigest(), width=64, height=48,
+                        media_check_status=MediaCheckStatus.pending)
+        db.session.add(upload)
+        db.session.flush()
+        db.session.add(IssueImage(issue_id=issue.id, upload_id=upload.id, position=0))
+        db.session.commit()
+        return upload.id
+
+
+def test_residents_photos_load_from_wherever_the_console_is_served(app, client, scene):
+    """The console's CSP allows images from 'self' only: its links must not be on
+    PUBLIC_BASE_URL, which the console's own address need not be."""
+    from tests import images
+
+    signed_in(client, "anji-admin")
+    no = scene.issues["pending"]
+    attach_image(app, no, images.jpeg())
+    page = client.get(f"/console/issues/{no}").get_data(as_text=True)
+    [src] = re.findall(r'<img src="([^"]+)" alt="附图"', page)
+    src = src.replace("&amp;", "&")
+    assert src.startswith("/media/") and app.config["PUBLIC_BASE_URL"] not in page
+    served = client.get(src)
+    assert served.status_code == 200 and served.data == images.jpeg()
+
+
 def test_assign_to_a_deputy_of_the_station_only(client, scene):
     token = signed_in(client, "anji-admin")
     no = scene.issues["overdue-accept"]

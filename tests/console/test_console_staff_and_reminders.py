@@ -100,3 +100,130 @@ def test_reminders_of_the_callers_stations(app, client, scene):
     signed_in(other, "deqing-admin")
     assert 'data-message=' not in other.get("/console/reminders").get_data(as_text=True)
     assert client.get("/console/reminders?state=lost").status_code == 400
+
+
+def test_the_scheduler_and_its_jobs_in_words_a_station_manager_reads(app, client, scene):
+    from backend.jobs.leader import take_lease
+    from backend.jobs.schedule import JOBS
+    from models import JobRun
+
+    with app.app_context():
+        take_lease("county-app-01:48213", clock.now() - timedelta(seconds=30))
+        db.session.add(JobRun(job="rollup", runner="county-app-01:48213", started_at=clock.now() - timedelta(hours=1),
+                              finished_at=clock.now() - timedelta(minutes=59), status="ok", detail={}))
+        db.session.commit()
+    signed_in(client, "dipu-manager")
+    response = client.get("/console/reminders")
+    page, words = response.get_data(as_text=True), text_of(response)
+    assert 'data-scheduler="up"' in page
+    assert "定时任务正常运行" in words and "30 秒前报到" in words
+    # Each job by its Chinese name; the technical ids only where an operator hovers.
+    for name, title in (("reception-reminders", "接待日提醒"), ("rollup", "统计汇总"), ("auto-close", "自动结案")):
+        assert re.search(rf'<tr data-job="{name}"><td title="{name}">{title}</td>', page)
+    assert all(job.title and job.title in words for job in JOBS)
+    assert not any(job.name in words for job in JOBS) and "county-app-01" not in words
+    assert 'title="调度进程 county-app-01:48213"' in page
+
+
+# -- unknown messages: a region admin decides -------------------------------------------------------
+
+def unknown_messages(app, scene) -> dict[str, int]:
+    """Reminders that ended `unknown` (the request went out, no answer came): two to 张建国 about
+    station A, one to 赵强 about station C of another county; one whose day is over."""
+    from models import Deputy, OutboxState, User
+
+    ids = {}
+    with app.app_context():
+        now = clock.now()
+        for label, deputy_key, station_key, day, slot, expires in (
+                ("eve", "zhang", "a", "2026-11-26", "eve", now + timedelta(days=6)),
+                ("morning", "zhang", "a", "2026-11-26", "morning", now + timedelta(days=6)),
+                ("past", "zhang", "a", "2026-11-16", "morning", now - timedelta(days=4)),
+                ("other", "zhao", "c", "2026-11-26", "eve", now + timedelta(days=6))):
+            deputy = db.session.get(Deputy, scene.deputies[deputy_key])
+            if deputy.user_id is None:
+                user = User(openid=f"o-{deputy_key}")
+                db.session.add(user)
+                db.session.flush()
+                deputy.user_id = user.id
+            station_id = scene.stations[station_key]
+            message = OutboxMessage(recipient_id=deputy.user_id, template="reception_reminder",
+                                    cause=f"reception:{station_id}:{day}:{slot}", template_id="tpl-reminder",
+                                    station_id=station_id, openid=f"o-{deputy_key}", page="pages/index/index",
+                                    data={"thing1": {"value": "递铺街道联络站"}}, state=OutboxState.unknown,
+                                    attempts=1, last_error="read timeout after the request went out",
+                                    not_before=now - timedelta(hours=1), expires_at=expires)
+            db.session.add(message)
+            db.session.flush()
+            ids[label] = message.id
+        db.session.commit()
+    return ids
+
+
+def test_whom_an_unknown_message_concerns_and_only_region_admins_decide(app, client, scene):
+    ids = unknown_messages(app, scene)
+    token = signed_in(client, "dipu-manager")
+    response = client.get("/console/reminders?state=unknown")
+    page, words = response.get_data(as_text=True), text_of(response)
+    assert sorted(int(i) for i in re.findall(r'data-message="(\d+)"', page)) == sorted(
+        [ids["eve"], ids["morning"], ids["past"]])
+    assert re.search(r"张建国\s*（代表）", words) and "2026-11-26 接待日（前一天晚上）" in words and "接待日提醒" in words
+    assert "递铺街道人大代表联络站" in words and "read timeout" in words
+    assert "data-form=\"resend\"" not in page and "等待区域管理员决定是否重发" in words
+    assert client.post(f"/console/reminders/{ids['eve']}/resend", data={"csrf_token": token}).status_code == 403
+    with app.app_context():
+        assert db.session.get(OutboxMessage, ids["eve"]).decision is None
+
+
+def test_a_region_admin_resends_or_closes_an_unknown_message_once(app, client, scene):
+    from models import AuditEntry, OutboxState, StaffAccount
+
+    ids = unknown_messages(app, scene)
+    token = signed_in(client, "anji-admin")
+    page = client.get("/console/reminders?state=unknown").get_data(as_text=True)
+    assert f'/console/reminders/{ids["eve"]}/resend' in page and f'/console/reminders/{ids["eve"]}/close' in page
+
+    response = client.post(f"/console/reminders/{ids['eve']}/resend", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/console/reminders?state=unknown"
+    client.post(f"/console/reminders/{ids['morning']}/close", data={"csrf_token": token})
+    with app.app_context():
+        admin_user = db.session.scalar(db.select(StaffAccount.user_id).filter_by(username="anji-admin"))
+        eve, morning = db.session.get(OutboxMessage, ids["eve"]), db.session.get(OutboxMessage, ids["morning"])
+        # The unknown ones stay unknown; the decision, who and when are beside it.
+        assert (eve.state, eve.decision, eve.decided_by_id) == (OutboxState.unknown, "resent", admin_user)
+        assert (morning.state, morning.decision, morning.decided_by_id) == (OutboxState.unknown, "not_resent",
+                                                                            admin_user)
+        assert eve.decided_at is not None and morning.decided_at is not None
+        [again] = db.session.scalars(db.select(OutboxMessage).filter_by(resend_of_id=ids["eve"])).all()
+        assert (again.state, again.recipient_id, again.template, again.data, again.station_id) == (
+            OutboxState.pending, eve.recipient_id, eve.template, eve.data, eve.station_id)
+        assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.resend_of_id.is_not(None))) == 1
+        audited = {(e.action, e.target_type, e.target_id, e.actor_user_id)
+                   for e in db.session.scalars(db.select(AuditEntry).where(AuditEntry.target_type == "outbox_message"))}
+        assert audited == {("console.resend_unknown", "outbox_message", str(ids["eve"]), admin_user),
+                           ("console.close_unknown", "outbox_message", str(ids["morning"]), admin_user)}
+
+    words = text_of(client.get("/console/reminders?state=unknown"))
+    assert "已重新发送" in words and "已确认不再发送" in words and "新消息待发送" in words
+
+    # Decided once: a second decision (a second admin, a double click) is refused and changes nothing.
+    for decision in ("resend", "close"):
+        response = client.post(f"/console/reminders/{ids['eve']}/{decision}", data={"csrf_token": token})
+        assert "已有处理决定" in text_of(client.get(response.headers["Location"]))
+    # A reminder of a day that is over is not resent; it can still be closed.
+    response = client.post(f"/console/reminders/{ids['past']}/resend", data={"csrf_token": token})
+    assert "已过时效" in text_of(client.get(response.headers["Location"]))
+    with app.app_context():
+        assert db.session.get(OutboxMessage, ids["eve"]).decision == "resent"
+        assert db.session.get(OutboxMessage, ids["past"]).decision is None
+        assert db.session.scalar(db.select(db.func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.resend_of_id.is_not(None))) == 1
+
+    # Another county's admin cannot see or decide on them; a message that is not unknown is no one's to decide.
+    other = app.test_client()
+    other_token = signed_in(other, "deqing-admin")
+    assert other.post(f"/console/reminders/{ids['past']}/close", data={"csrf_token": other_token}).status_code == 404
+    with app.app_context():
+        new_id = db.session.scalar(db.select(OutboxMessage.id).filter_by(resend_of_id=ids["eve"]))
+    assert client.post(f"/console/reminders/{new_id}/resend", data={"csrf_token": token}).status_code == 404

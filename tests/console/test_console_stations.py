@@ -207,3 +207,21 @@ def test_the_template_downloads(client, scene):
     assert response.status_code == 200
     headers = [str(c.value) for c in load_workbook(io.BytesIO(response.data)).worksheets[0][1]]
     assert any(h.startswith("姓名") for h in headers) and any(h.startswith("联络站") for h in headers)
+
+
+def test_the_poster_button_downloads_the_poster(client, scene):
+    from urllib.parse import unquote
+
+    from pypdf import PdfReader
+
+    signed_in(client, "dipu-manager")
+    page = client.get(f"/console/stations/{scene.stations['a']}").get_data(as_text=True)
+    [href] = re.findall(r'<a class="button" href="([^"]+)">下载张贴海报', page)
+    response = client.get(href)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "递铺街道人大代表联络站-张贴海报.pdf" in unquote(disposition)
+    assert "递铺街道人大代表联络站" in PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+    # Another station's poster is not the manager's to print.
+    assert client.get(f"/console/stations/{scene.stations['c']}/poster.pdf").status_code == 404

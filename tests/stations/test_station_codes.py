@@ -6,6 +6,8 @@ import io
 import logging
 import os
 import re
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -20,8 +22,9 @@ from pypdf.generic import IndirectObject
 from backend.services.stations import station_codes as sc
 
 URL = "https://lianluozhan.example.cn/s/yh0001"
-HAS_WQY = os.path.isfile(sc.WQY_MICROHEI)
-needs_wqy = pytest.mark.skipif(not HAS_WQY, reason=f"{sc.WQY_MICROHEI} absent (apt-get install fonts-wqy-microhei)")
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts"),
+                    os.path.expanduser("~/.local/share/fonts"))
 TEMPLATES = Path(__file__).resolve().parents[2] / "backend" / "web" / "templates"
 
 
@@ -196,42 +199,109 @@ def test_poster_text_contains_the_station_facts(poster):
         assert needle in text
 
 
-@needs_wqy
-def test_poster_embeds_wqy_when_installed(poster):
-    page_fonts = fonts(poster.pages[0])
-    assert any(embedded(f) and "WenQuanYi" in str(f.get("/BaseFont")) for f in page_fonts)
+@pytest.fixture
+def no_system_fonts(monkeypatch, tmp_path):
+    """A fresh machine: no font installed where the code or poppler would look. The code's
+    file checks see nothing under the system's font folders; poppler's fontconfig reads an
+    empty configuration."""
+    real_isfile = os.path.isfile
+
+    def isfile(path) -> bool:
+        return not os.path.realpath(path).startswith(SYSTEM_FONT_DIRS) and real_isfile(path)
+
+    monkeypatch.setattr(os.path, "isfile", isfile)
+    config = tmp_path / "fonts.conf"
+    config.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                      f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>")
+    return {**os.environ, "FONTCONFIG_FILE": str(config), "FONTCONFIG_PATH": str(tmp_path)}
 
 
-@needs_wqy
-def test_configured_font_path_is_used_and_embedded(caplog):
+def ink(pdf: bytes, env: dict, box: tuple[float, float, float, float], tmp_path) -> int:
+    """Pixels of the page (rendered by poppler's pdftoppm at 72 dpi, one pixel a point) inside
+    `box` (left, top, right, bottom, in points from the top left) unlike the box's commonest
+    colour: the glyphs drawn there."""
+    source = tmp_path / "page.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "72", "-png", "-singlefile", str(source), str(tmp_path / "page")],
+                   env=env, check=True, capture_output=True, timeout=60)
+    with Image.open(tmp_path / "page.png") as image:
+        area = image.convert("RGB").crop(tuple(round(v) for v in box))
+        colours = area.getcolors(maxcolors=area.width * area.height)
+    _, background = max(colours)
+    return sum(n for n, colour in colours
+               if sum(abs(a - b) for a, b in zip(colour, background, strict=True)) > 60)
+
+
+def test_poster_embeds_the_bundled_font():
+    data = sc.poster_pdf(content())
+    page_fonts = fonts(PdfReader(io.BytesIO(data)).pages[0])
+    assert page_fonts and all(embedded(f) for f in page_fonts)
+    assert any("WenQuanYi" in str(f.get("/BaseFont")) for f in page_fonts)
+    assert b"/FontFile2" in data  # TrueType outlines, which every reader draws
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) not installed")
+def test_poster_prints_chinese_on_a_machine_without_cjk_fonts(no_system_fonts, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger=sc.__name__):
-        pdf = PdfReader(io.BytesIO(sc.poster_pdf(content(), font_path=sc.WQY_MICROHEI, use_system_fonts=False)))
-    assert any(embedded(f) for f in fonts(pdf.pages[0]))
-    assert "逢六" in pdf.pages[0].extract_text()
+        data = sc.poster_pdf(content())
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    # The station's name, the poster's title, in its own lines at the top.
+    top = 842 - y_of(lines_by_y(page), "粤海街道人大代表联络站")
+    title = (40, top - 34, 555, top + 6)
+    # The same page without the name, for the ink of the title's area without its glyphs.
+    blank = ink(sc.poster_pdf(content(station_name="\u3000" * len("粤海街道人大代表联络站"))), no_system_fonts, title,
+                tmp_path)
+    drawn = ink(data, no_system_fonts, title, tmp_path)
+    assert drawn > blank + 500, (drawn, blank)  # eleven characters at 34 pt, not blanks or a missing font
+    assert all(embedded(f) for f in fonts(page)) and b"/FontFile2" in data
     assert not caplog.records
 
 
+@pytest.mark.skipif(not os.path.isfile(DEJAVU), reason=f"{DEJAVU} absent")
+def test_configured_font_path_is_used_and_embedded(caplog):
+    with caplog.at_level(logging.WARNING, logger=sc.__name__):
+        pdf = PdfReader(io.BytesIO(sc.poster_pdf(content(), font_path=DEJAVU)))
+    page_fonts = fonts(pdf.pages[0])
+    assert all(embedded(f) for f in page_fonts) and any("DejaVu" in str(f.get("/BaseFont")) for f in page_fonts)
+    assert "09:00-17:00" in pdf.pages[0].extract_text()
+    assert not caplog.records
+
+
+def test_a_missing_configured_font_falls_back_to_the_bundled_one(tmp_path, caplog):
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font" * 100)
+    for bad in ("/nonexistent/font.ttf", str(broken)):
+        with caplog.at_level(logging.WARNING, logger=sc.__name__):
+            pdf = PdfReader(io.BytesIO(sc.poster_pdf(content(), font_path=bad)))
+        assert any(bad in r.getMessage() for r in caplog.records)
+        page_fonts = fonts(pdf.pages[0])
+        assert all(embedded(f) for f in page_fonts) and any("WenQuanYi" in str(f.get("/BaseFont")) for f in page_fonts)
+        caplog.clear()
+
+
 @pytest.mark.parametrize("bad", ["/nonexistent/font.ttf", None, "corrupt"])
-def test_fallback_font_is_not_embedded_and_warns(bad, tmp_path, caplog):
+def test_without_the_bundled_font_the_fallback_is_not_embedded_and_logged(bad, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(sc, "BUNDLED_FONT", str(tmp_path / "gone.ttc"))
     if bad == "corrupt":
         bad = tmp_path / "broken.ttf"
         bad.write_bytes(b"not a font" * 100)
         bad = str(bad)
     with caplog.at_level(logging.WARNING, logger=sc.__name__):
-        pdf = PdfReader(io.BytesIO(sc.poster_pdf(content(), font_path=bad, use_system_fonts=False)))
-    assert any(sc.FALLBACK_FONT in r.getMessage() for r in caplog.records)
+        pdf = PdfReader(io.BytesIO(sc.poster_pdf(content(), font_path=bad)))
+    assert any(sc.FALLBACK_FONT in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)
     page_fonts = fonts(pdf.pages[0])
     assert any(sc.FALLBACK_FONT in str(f.get("/BaseFont")) for f in page_fonts)
     assert not any(embedded(f) for f in page_fonts)
     assert len(pdf.pages) == 1
 
 
-@pytest.mark.parametrize("use_system_fonts", [True, False])
-def test_crowded_poster_still_fits_one_page_in_order(use_system_fonts):
+@pytest.mark.parametrize("bundled", [True, False])
+def test_crowded_poster_still_fits_one_page_in_order(bundled, monkeypatch, tmp_path):
+    if not bundled:
+        monkeypatch.setattr(sc, "BUNDLED_FONT", str(tmp_path / "gone.ttc"))
     long_name = "广东省深圳市南山区粤海街道科技园社区高新技术产业园区人大代表之家暨代表联络站" * 2
     deputies = [(f"代表{i:02d}", "区人大代表") for i in range(60)]
-    data = sc.poster_pdf(content(station_name=long_name, deputies=deputies, address="高新南七道" * 40),
-                         use_system_fonts=use_system_fonts)
+    data = sc.poster_pdf(content(station_name=long_name, deputies=deputies, address="高新南七道" * 40))
     pdf = PdfReader(io.BytesIO(data))
     assert len(pdf.pages) == 1
     lines = lines_by_y(pdf.pages[0])

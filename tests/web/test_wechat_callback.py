@@ -316,3 +316,54 @@ def test_a_truncated_ciphertext_is_400(client, fake_wechat):
 def test_an_oversized_body_is_not_a_500(client, plain_mode):
     response = post_signed(client, b"{" + b" " * (2 * 1024 * 1024) + b"}")
     assert response.status_code == 413
+
+
+# -- the fake judging images by itself (the dev server's setting) --------------------------------
+
+def upload_status_after(app, upload_id: int, seconds: float = 5.0) -> MediaCheckStatus:
+    """The upload's check status once it is no longer pending, or pending after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with app.app_context():
+            status = db.session.get(Upload, upload_id).media_check_status
+        if status is not MediaCheckStatus.pending or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("suggest, fmt, expected", [(None, "json", MediaCheckStatus.pass_),
+                                                    ("risky", "xml", MediaCheckStatus.risky)])
+def test_the_fake_judges_images_by_itself_when_told(app, client, fake_wechat, url, monkeypatch, suggest, fmt,
+                                                    expected):
+    monkeypatch.setitem(app.config, "WECHAT_CALLBACK_FORMAT", fmt)
+    judge = {"callback_url": url, "token": TOKEN, "aes_key": AES_KEY, "fmt": fmt, "delay_seconds": 0.1}
+    if suggest:
+        judge["suggest"] = suggest
+    # Over the control endpoint, as the dev server does it.
+    assert requests.post(fake_wechat.base_url + "__fake__/config", json={"media_judge": judge}, timeout=5).ok
+    sender = wx_login(client, "sender")
+    posted = client.post("/api/v1/uploads", headers=auth(sender["token"]),
+                         data={"file": (io.BytesIO(images.jpeg()), "photo.jpg", "image/jpeg")},
+                         content_type="multipart/form-data")
+    assert posted.status_code == 201
+    assert posted.get_json()["upload"]["media_check"] == "pending"  # judged later, not in the call
+    assert upload_status_after(app, posted.get_json()["upload"]["id"]) is expected
+
+
+def test_the_fake_judges_nothing_by_default_or_once_stopped(app, client, fake_wechat, url):
+    sender = wx_login(client, "sender")
+
+    def upload() -> int:
+        posted = client.post("/api/v1/uploads", headers=auth(sender["token"]),
+                             data={"file": (io.BytesIO(images.jpeg()), "photo.jpg", "image/jpeg")},
+                             content_type="multipart/form-data")
+        return posted.get_json()["upload"]["id"]
+
+    assert upload_status_after(app, upload(), 0.5) is MediaCheckStatus.pending
+    fake_wechat.configure(media_judge={"callback_url": url, "token": TOKEN, "aes_key": AES_KEY, "delay_seconds": 0})
+    fake_wechat.configure(media_judge={})
+    assert upload_status_after(app, upload(), 0.5) is MediaCheckStatus.pending
+    for bad in ({"token": TOKEN}, {"callback_url": url, "token": TOKEN, "suggest": "maybe"},
+                {"callback_url": url, "token": TOKEN, "delay_seconds": -1}, {"callback_url": url, "token": TOKEN, "x": 1}):
+        answer = requests.post(fake_wechat.base_url + "__fake__/config", json={"media_judge": bad}, timeout=5)
+        assert answer.status_code == 400

@@ -373,12 +373,15 @@ def _delete_unattached(ids: list[int], cutoff: datetime, unattached) -> list[str
 
 # --- links and serving ------------------------------------------------------------------------
 
-def media_url(upload: Upload, viewer_user_id: int | None, *, moderator: bool = False) -> str | None:
+def media_url(upload: Upload, viewer_user_id: int | None, *, moderator: bool = False,
+              base: str | None = None) -> str | None:
     """A signed link to the image for this viewer, or None while they may not see it.
 
     The sender always gets one; others only once WeChat said "pass". `moderator`: staff deciding
     whether to release a held issue, who must see the image whatever its check says. The issue
-    service calls this only for viewers who may see the issue at all.
+    service calls this only for viewers who may see the issue at all. `base`: what the link
+    starts with, PUBLIC_BASE_URL by default (the mini-program needs absolute links); the console
+    passes its own root so that its pages show images from wherever it is served.
     """
     if viewer_user_id is not None and viewer_user_id == upload.owner_id:
         audience = OWNER
@@ -388,7 +391,7 @@ def media_url(upload: Upload, viewer_user_id: int | None, *, moderator: bool = F
         audience = VIEWER
     else:
         return None
-    return _link(upload.id, audience, current_app.config["MEDIA_URL_TTL_SECONDS"])
+    return _link(upload.id, audience, current_app.config["MEDIA_URL_TTL_SECONDS"], base)
 
 
 def open_media(upload_id: int, audience: str | None, expires: str | None, signature: str | None) -> MediaFile:
@@ -439,13 +442,16 @@ def _message(upload_id: int, audience: str, expires: int) -> bytes:
     return f"{upload_id}.{audience}.{expires}".encode()
 
 
-def _link(upload_id: int, audience: str, ttl_seconds: int) -> str:
+def _link(upload_id: int, audience: str, ttl_seconds: int, base: str | None = None) -> str:
     now = int(clock.now().timestamp())
     expires = -(-(now + ttl_seconds) // _EXPIRY_STEP_SECONDS) * _EXPIRY_STEP_SECONDS
     signature = _signer().get_signature(_message(upload_id, audience, expires)).decode()
     path = MEDIA_RULE.replace("<int:upload_id>", str(upload_id))
-    # Absolute, on the public address: an <image src> and WeChat's fetcher both need one.
-    return f"{current_app.config['PUBLIC_BASE_URL']}{path}?a={audience}&e={expires}&s={signature}"
+    # Absolute, on the public address, unless told otherwise: an <image src> and WeChat's fetcher
+    # both need one.
+    if base is None:
+        base = current_app.config["PUBLIC_BASE_URL"]
+    return f"{base}{path}?a={audience}&e={expires}&s={signature}"
 
 
 def _jpeg_of(data: bytes) -> bytes:

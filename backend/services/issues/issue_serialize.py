@@ -93,20 +93,22 @@ def issue_summary(issue: Issue, caller: Caller) -> IssueSummary:
     return IssueSummary(**_summary_fields(issue, caller))
 
 
-def _images(issue: Issue, caller: Caller) -> list[ImageOut]:
+def _images(issue: Issue, caller: Caller, media_base: str | None) -> list[ImageOut]:
     moderator = caller.staff_id is not None
     images = []
     for image in issue.images:
-        url = media_url(image.upload, caller.user_id, moderator=moderator)
+        url = media_url(image.upload, caller.user_id, moderator=moderator, base=media_base)
         if url is not None:
             images.append(ImageOut(id=image.upload_id, url=url, media_check=image.upload.media_check_status.value))
     return images
 
 
-def issue_detail(issue: Issue, caller: Caller) -> IssueDetail:
+def issue_detail(issue: Issue, caller: Caller, *, media_base: str | None = None) -> IssueDetail:
+    """`media_base`: what image links start with (see `uploads.media_url`); the console gives its
+    own root, as its pages may be served on another address than PUBLIC_BASE_URL."""
     return IssueDetail(
         **_summary_fields(issue, caller, reveal_phone=True),
-        images=_images(issue, caller),
+        images=_images(issue, caller, media_base),
         events=[IssueEventOut(kind=e.kind, from_status=e.from_status, to_status=e.to_status,
                               actor_role=e.actor_role, note=e.note, created_at=e.created_at) for e in issue.events],
         replies=[ReplyOut(id=r.id, kind=r.kind, content=r.content, public=r.is_public,

@@ -7,8 +7,8 @@ after it commits, each at most once — and exactly once whenever WeChat answere
 - A sender claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so senders never take the
   same row), marks them `sending` and commits *before* calling WeChat. The answer's outcome is
   committed right after the call. A sender that dies in between leaves the row `sending`;
-  `reap_stale_claims` later calls it `unknown` — counted and shown to staff, never resent,
-  because WeChat may well have delivered it.
+  `reap_stale_claims` later calls it `unknown` — counted and shown to staff, never resent by
+  itself, because WeChat may well have delivered it (a region admin decides: `unknowns`).
 - Outcomes: errcode 0 → `sent`; 43101 → `no_grant` (final: the user refused or used their
   grant); 45009 → `deferred` to the next Beijing day (the template's daily quota is spent);
   -1, busy, or a failure before any byte went out → retried with backoff; a timeout or a closed

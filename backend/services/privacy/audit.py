@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 # Path arguments that name what a request acts on, most specific first.
 _TARGET_ARGS = (("no", "issue"), ("account_id", "staff_account"), ("deputy_id", "deputy"),
                 ("membership_id", "membership"), ("leave_id", "leave"), ("category_id", "category"),
-                ("department_id", "department"), ("station_id", "station"), ("code", "region"))
+                ("department_id", "department"), ("station_id", "station"), ("code", "region"),
+                ("message_id", "outbox_message"))
 # Form and body fields whose names are not worth keeping.
 _SKIPPED_FIELDS = {"csrf_token"}
 

@@ -12,10 +12,11 @@ from sqlalchemy import func, select, text
 from backend import clock
 from backend.jobs.leader import LEASE_NAME
 from backend.jobs.schedule import JOBS, Job
-from backend.services.messaging import outbox
+from backend.services.messaging import outbox, unknowns
 from models import (
     SENDABLE_SQL,
     Deputy,
+    Issue,
     JobRun,
     OutboxMessage,
     OutboxState,
@@ -31,6 +32,7 @@ JOB_STATUSES = ("running", "ok", "failed")
 @dataclass(frozen=True)
 class JobHealth:
     name: str
+    title: str  # the job's Chinese name
     last_started_at: datetime | None
     last_success_at: datetime | None  # when the latest ok run finished
     last_status: str | None
@@ -67,6 +69,7 @@ def oldest_due_seconds(now: datetime) -> float:
 def job_health(table: tuple[Job, ...] = JOBS) -> list[JobHealth]:
     """Each job of the table, with its latest run and latest success (None if never)."""
     names = [job.name for job in table]
+    titles = {job.name: job.title or job.name for job in table}
     ranked = (select(JobRun.job, JobRun.started_at, JobRun.status,
                      func.row_number().over(partition_by=JobRun.job,
                                             order_by=(JobRun.started_at.desc(), JobRun.id.desc())).label("n"))
@@ -79,7 +82,7 @@ def job_health(table: tuple[Job, ...] = JOBS) -> list[JobHealth]:
     health = []
     for name in names:
         started, status = latest.get(name, (None, None))
-        health.append(JobHealth(name, started, succeeded.get(name), status))
+        health.append(JobHealth(name, titles[name], started, succeeded.get(name), status))
     return health
 
 
@@ -88,6 +91,27 @@ class MessageRow:
     message: OutboxMessage
     station_name: str | None
     recipient: str  # a deputy's or staff member's name; residents stay "居民"
+    recipient_role: str = "居民"  # 代表, 工作人员 or 居民
+    cause: str = ""  # what the message was about, in words
+    decided_by: str | None = None  # who decided on it, when it was unknown
+    resent_as: OutboxMessage | None = None  # the message that resent it
+
+
+_SLOT_LABELS = {"eve": "前一天晚上", "morning": "当天早上"}
+
+
+def cause_label(cause: str, issue_numbers: dict[int, str]) -> str:
+    """What a message's `cause` (see the domains that plan them) was about, as staff read it."""
+    parts = cause.split(":")
+    if parts[0] == "reception" and len(parts) >= 4:
+        return f"{parts[2]} 接待日（{_SLOT_LABELS.get(parts[3], parts[3])}）"
+    if parts[0] == "issue" and len(parts) >= 2 and parts[1].isdigit():
+        return f"意见建议 {issue_numbers.get(int(parts[1]), parts[1])}"
+    if parts[0] == "digest" and len(parts) >= 2:
+        return f"{parts[1]} 督办汇总"
+    if parts[0] == "resend":
+        return "重新发送"
+    return cause
 
 
 def station_messages(station_ids, *, state: str | None = None, template: str | None = None,
@@ -106,4 +130,22 @@ def station_messages(station_ids, *, state: str | None = None, template: str | N
         .outerjoin(Deputy, Deputy.user_id == OutboxMessage.recipient_id)
         .outerjoin(StaffAccount, StaffAccount.user_id == OutboxMessage.recipient_id)
         .where(*where).order_by(OutboxMessage.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
-    return [MessageRow(message, station, deputy or staff or "居民") for message, station, deputy, staff in rows], total
+    messages = [row[0] for row in rows]
+    # A resend's cause only points back: the original's cause says what it was about.
+    originals = {m.id: m for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.id.in_({m.resend_of_id for m in messages if m.resend_of_id})))}
+    causes = {m.id: (originals[m.resend_of_id].cause if m.resend_of_id in originals else m.cause) for m in messages}
+    issue_ids = {int(c.split(":")[1]) for c in causes.values() if c.startswith("issue:") and c.split(":")[1].isdigit()}
+    numbers = dict(db.session.execute(select(Issue.id, Issue.no).where(Issue.id.in_(issue_ids))).tuples().all())
+    deciders = dict(db.session.execute(select(StaffAccount.user_id, StaffAccount.display_name).where(
+        StaffAccount.user_id.in_({m.decided_by_id for m in messages if m.decided_by_id}))).tuples().all())
+    resends = unknowns.resends_of([m.id for m in messages if m.decision == unknowns.RESEND])
+    out = []
+    for message, station, deputy, staff in rows:
+        role = "代表" if deputy else "工作人员" if staff else "居民"
+        cause = cause_label(causes[message.id], numbers)
+        if message.resend_of_id:
+            cause = f"{cause}（重新发送）"
+        out.append(MessageRow(message, station, deputy or staff or "居民", role, cause,
+                              deciders.get(message.decided_by_id), resends.get(message.id)))
+    return out, total

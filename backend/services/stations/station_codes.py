@@ -26,7 +26,11 @@ from reportlab.pdfgen.canvas import Canvas
 
 log = logging.getLogger(__name__)
 
-WQY_MICROHEI = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+# Shipped with the code (fonts/README.md: where it comes from, its licence), so that every poster
+# embeds its glyphs on any machine: a PDF naming a font it does not carry prints blanks or boxes
+# wherever the reader lacks that font. TrueType outlines: ReportLab embeds no CFF ones.
+BUNDLED_FONT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fonts", "wqy-microhei.ttc")
+# Only when the bundled font is missing or broken (a damaged install): not embedded.
 FALLBACK_FONT = "STSong-Light"
 
 # 1.5 mm per module: a version-3 code prints at ~55 mm, easy to scan from arm's length.
@@ -113,31 +117,32 @@ def _register_fallback() -> str:
     return FALLBACK_FONT
 
 
-def poster_font_name(font_path: str | None = None, use_system_fonts: bool = True) -> str:
+def poster_font_name(font_path: str | None = None) -> str:
     """Register (once) and name the CJK font for the poster.
 
-    Order: `font_path`, then WenQuanYi Micro Hei if installed, then the non-embedded
-    STSong-Light CID font. Anything but FALLBACK_FONT is embedded in the PDF.
+    Order: `font_path` (POSTER_FONT_PATH), then the bundled WenQuanYi Micro Hei, then — only if
+    that file is missing or broken — the non-embedded STSong-Light CID font. Anything but
+    FALLBACK_FONT is embedded in the PDF.
     """
     candidates = []
     if font_path:
         if os.path.isfile(font_path):
             candidates.append(font_path)
         else:
-            log.warning("poster font %s not found, trying system fonts", font_path)
-    if use_system_fonts and os.path.isfile(WQY_MICROHEI):
-        candidates.append(WQY_MICROHEI)
+            log.warning("poster font %s not found, using the bundled font", font_path)
+    if os.path.isfile(BUNDLED_FONT):
+        candidates.append(BUNDLED_FONT)
     with _font_lock:
         for path in candidates:
             try:
                 return _register_ttf(os.path.realpath(path))
             except Exception:  # a corrupt or unsupported font file must not break printing
                 log.warning("cannot load poster font %s", path, exc_info=True)
-        # Warn on every poster, not once: each such PDF depends on the reader having CJK glyphs.
-        log.warning(
-            "no CJK TrueType font available; poster uses %s, which is not embedded "
-            "(install fonts-wqy-microhei or configure a font path)",
-            FALLBACK_FONT,
+        # On every poster, not once: each such PDF depends on the reader having CJK glyphs.
+        log.error(
+            "the bundled CJK font %s is missing or broken; poster uses %s, which is not embedded "
+            "(reinstall the code or configure POSTER_FONT_PATH)",
+            BUNDLED_FONT, FALLBACK_FONT,
         )
         return _register_fallback()
 
@@ -256,15 +261,17 @@ def _draw_qr(c: Canvas, url: str, x: float, y_top: float, size: float) -> None:
     c.drawPath(path, stroke=0, fill=1)
 
 
-def poster_pdf(content: PosterContent, font_path: str | None = None, use_system_fonts: bool = True) -> bytes:
+def poster_pdf(content: PosterContent, font_path: str | None = None) -> bytes:
     """An A4 portrait poster for a station's wall: name, big QR code, reception days, deputies."""
-    font = poster_font_name(font_path, use_system_fonts)
+    font = poster_font_name(font_path)
     page_w, page_h = A4
     margin = 40
     inner = page_w - 2 * margin
 
     buf = io.BytesIO()
-    c = Canvas(buf, pagesize=A4)
+    # The poster's font from the start: ReportLab otherwise names Helvetica on every page, a
+    # font the PDF does not carry.
+    c = Canvas(buf, pagesize=A4, initialFontName=font)
     c.setTitle(f"{content.station_name} · 码上找代表")
     c.setSubject("码上找代表：扫码查看本站代表和接待日，在线留言")
     c.setAuthor("人大代表联络站")

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from backend import clock
@@ -15,7 +16,7 @@ from backend.geo import distance_m
 from backend.services.duty import reception
 from backend.services.duty.reception import NextReceptionDay
 from backend.services.reference import regions
-from backend.services.stations import scan_cache, station_places
+from backend.services.stations import scan_cache, station_codes, station_places
 from models import (
     DEPUTY_LEVEL_LABEL,
     DEPUTY_LEVEL_ORDER,
@@ -140,3 +141,21 @@ def station_card(station: Station) -> StationCard:
         next_day=reception.next_reception_day(station, rule),
         today=today,
     )
+
+
+def station_poster(station: Station) -> bytes:
+    """The station's A4 poster (PDF) as printed today: its code on PUBLIC_BASE_URL, its reception
+    days and deputies, in POSTER_FONT_PATH or the bundled font. Served by the API and the console."""
+    card = station_card(station)
+    content = station_codes.PosterContent(
+        station_name=station.name,
+        address=station.address,
+        region_path=card.region_path,
+        reception_label=card.rule.label if card.rule else NO_RULE_LABEL,
+        open_hours=station.open_hours,
+        url=station_codes.station_url(current_app.config["PUBLIC_BASE_URL"], station.scene),
+        deputies=[(d.name, level_label(d, card.today)) for d in card.deputies],
+        next_reception_date=card.next_day.date.isoformat() if card.next_day else None,
+        phone=station.phone,
+    )
+    return station_codes.poster_pdf(content, font_path=current_app.config["POSTER_FONT_PATH"])

@@ -240,7 +240,8 @@ def test_poster_embeds_the_bundled_font():
     assert b"/FontFile2" in data  # TrueType outlines, which every reader draws
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) not installed")
+@pytest.mark.skipif(shutil.which("pdftoppm") is None and not os.environ.get("REQUIRE_PDFTOPPM"),
+                    reason="poppler-utils (pdftoppm) not installed (apt-get install poppler-utils)")
 def test_poster_prints_chinese_on_a_machine_without_cjk_fonts(no_system_fonts, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger=sc.__name__):
         data = sc.poster_pdf(content())

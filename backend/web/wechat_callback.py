@@ -152,7 +152,7 @@ def _parse(raw: bytes, fmt: str) -> dict:
     else:
         try:
             body = json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise _Malformed("not JSON") from None
     if not isinstance(body, dict):
         raise _Malformed("not an object")

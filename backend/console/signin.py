@@ -30,8 +30,8 @@ def login():
     if not caller.has(*STAFF_ROLES):
         db.session.rollback()
         return render_template("console/login.html", error="该账号没有工作台权限", username=username), 403
-    db.session.commit()
     sign_in(caller)
+    db.session.commit()
     return redirect(safe_next(url_for("console.dashboard")))
 
 

@@ -8,7 +8,8 @@ answered 404, so ids cannot be probed. A station manager's stations outside the 
 are left as they are when the admin sets the ones within it.
 
 Revocation: disabling an account or resetting its password bumps the user's `token_version`,
-so every token issued before stops working at once (`auth._load_caller` compares it; the
+and closes the user's console sessions (`console_sessions.end_all`), so every token issued before
+and every console cookie stop working at once (`auth._load_caller` compares it; the
 identity cache drops the user at commit because the User row changed). Station changes reach
 the identity cache the same way: changing `StaffAccount.stations` makes the account dirty, and
 its ORM hook bumps the user's generation.
@@ -35,6 +36,7 @@ from sqlalchemy.orm import selectinload
 from backend import clock
 from backend.auth import Caller
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.services.accounts import console_sessions
 from backend.services.accounts.signin import hash_password
 from backend.services.reference.reference_data import clean_name
 from backend.validation import MAX_ROW_ID
@@ -320,6 +322,7 @@ def reset_password(actor: Caller, account: StaffAccount, new_password: str) -> S
         raise InvalidInput({"password": problem})
     account.password_hash = hash_password(new_password)
     account.user.token_version += 1
+    console_sessions.end_all(account.user_id, "password-reset")
     db.session.add(LoginAttempt(username=account.username, attempted_at=clock.now(), succeeded=True,
                                 remote_addr=RESET_MARKER.format(user_id=actor.user_id)))
     db.session.flush()
@@ -343,6 +346,7 @@ def disable_account(actor: Caller, account: StaffAccount) -> StaffAccount:
         raise Conflict(f"账号「{account.username}」已停用")
     account.is_active = False
     account.user.token_version += 1
+    console_sessions.end_all(account.user_id, "disabled")
     db.session.flush()
     log.info("account %s (%s) disabled by user %s", account.id, account.username, actor.user_id)
     return account

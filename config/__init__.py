@@ -64,6 +64,19 @@ def _env_list(name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in (_env(name) or "").split(",") if part.strip())
 
 
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks; a bad entry stops the start, naming it."""
+    import ipaddress
+
+    entries = _env_list(name)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {entry!r} is not an IP address or network") from None
+    return entries
+
+
 def _env_float(name: str, default: float | None) -> float | None:
     value = _env(name)
     return float(value) if value is not None else default
@@ -98,7 +111,7 @@ def load_config(**overrides) -> dict:
         # (comma-separated, e.g. "127.0.0.1,10.0.0.0/8"). A request arriving from one of them is
         # from the address it reports in X-Forwarded-For; from anywhere else, from the socket's
         # peer (an X-Forwarded-For sent by a client itself is ignored).
-        "TRUSTED_PROXIES": _env_list("TRUSTED_PROXIES"),
+        "TRUSTED_PROXIES": _networks("TRUSTED_PROXIES"),
         # Invite codes (bind-deputy): wrong codes one user, or one address, may try per hour.
         "BIND_MAX_FAILURES_PER_USER": _env_int("BIND_MAX_FAILURES_PER_USER", 10),
         "BIND_MAX_FAILURES_PER_ADDRESS": _env_int("BIND_MAX_FAILURES_PER_ADDRESS", 30),

@@ -60,3 +60,13 @@ def end_all(user_id: int, reason: str) -> int:
     return db.session.execute(update(ConsoleSession).where(ConsoleSession.user_id == user_id,
                                                            ConsoleSession.ended_at.is_(None))
                               .values(ended_at=clock.now(), ended_reason=reason)).rowcount
+
+
+# Ended or outlived sessions are kept this long (who was signed in when), then deleted.
+KEPT = timedelta(days=90)
+
+
+def purge(now) -> dict:
+    """Delete sessions that ended, or began, more than KEPT ago (the housekeeping job)."""
+    deleted = db.session.execute(db.delete(ConsoleSession).where(ConsoleSession.created_at < now - KEPT)).rowcount
+    return {"deleted": deleted}

@@ -108,7 +108,8 @@ def _signed(token: str, args) -> bool:
     if not timestamp or not nonce or not signature:
         return False
     expected = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    return hmac.compare_digest(expected.encode(), signature.encode())
 
 
 def _fresh(timestamp: str | None) -> bool:

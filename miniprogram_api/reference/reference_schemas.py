@@ -21,7 +21,12 @@ from backend.validation import ApiModel, BeijingDateTime
 def _name_check(min_length: int, max_length: int):
     def check(value):
         # Anything but text is left to pydantic, which answers 应为文本.
-        return clean_name(value, min_length=min_length, max_length=max_length) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        # The document's maxLength is of the text sent: trimming must not let a longer one in.
+        if len(value) > max_length:
+            raise ValueError(f"最多{max_length}个字符")
+        return clean_name(value, min_length=min_length, max_length=max_length)
     return BeforeValidator(check)
 
 

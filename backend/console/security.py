@@ -2,9 +2,10 @@
 
 - The session is Flask's signed cookie, holding only the user id, their token version, the id
   of its `ConsoleSession` row (`services/accounts/console_sessions`: signing out closes the row,
-  so a copied cookie dies with it) and a CSRF token; roles come from the database through the identity cache on every request (as
-  for bearer tokens: `auth.identify`), so a disabled account or a password reset (which bumps
-  the token version) ends console sessions at once. The cookie is HttpOnly, SameSite=Lax,
+  so a copied cookie dies with it) and a CSRF token; roles come from the database through the
+  identity cache on every request (as for bearer tokens: `auth.identify`), so a disabled
+  account or a password reset (which bumps the token version and closes the rows) ends console
+  sessions at once. The cookie is HttpOnly, SameSite=Lax,
   Secure outside development, scoped to /console; sessions end after CONSOLE_IDLE_MINUTES
   without a request.
 - Every POST carries the session's CSRF token (a hidden `csrf_token` field, or the

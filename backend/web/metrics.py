@@ -2,8 +2,8 @@
 
 Asks for `Authorization: Bearer <METRICS_TOKEN>` when that is set (answers 401 otherwise). With
 real WeChat credentials (a deployment) and no METRICS_TOKEN it answers 401 to everyone: set the
-token to scrape it. Only the development set-up (the fake WeChat) serves it without one. The gauges below are read from the database at
-each scrape and written by hand; the request metrics are prometheus_client's
+token to scrape it. Only the development set-up (the fake WeChat) serves it without one. The
+gauges below are read from the database at each scrape and written by hand; the request metrics are prometheus_client's
 (`backend/observability/http_metrics.py`), summed over gunicorn's workers through PROMETHEUS_MULTIPROC_DIR.
 
 Gauges:

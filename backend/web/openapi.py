@@ -87,7 +87,8 @@ def _plain_text(description: str) -> dict:
 
 
 def _error(description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
 
 
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}

@@ -12,9 +12,10 @@ from werkzeug.routing import (
 )
 
 from backend.observability import logs
+from backend.web.json_provider import SafeJSONProvider
 from backend.validation import MAX_ROW_ID
 from backend.web.request_limits import LimitedRequest
-from config import PROJECT_ROOT, load_config
+from config import PROJECT_ROOT, check_production, load_config
 
 
 class RowIdConverter(IntegerConverter):
@@ -62,6 +63,9 @@ def create_app(**overrides) -> Flask:
     app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"))
     app.request_class = LimitedRequest  # 413 for every body past its limit, chunked ones too
     app.config.from_mapping(load_config(**overrides))
+    # Before anything is served or signed: a deployment on the public development key would
+    # accept tokens anyone can make.
+    check_production(app.config)
     app.config.setdefault("MIGRATIONS_DIR", PROJECT_ROOT / "migrations")
     _make_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -74,6 +78,7 @@ def create_app(**overrides) -> Flask:
         # hang a worker until the operating system gives up on the connection.
         connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT_SECONDS"])
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
+    app.json = SafeJSONProvider(app)
     app.json.ensure_ascii = False  # Chinese stays readable in answers and logs
     app.json.sort_keys = False
     app.url_map.converters["int"] = RowIdConverter

@@ -23,6 +23,13 @@ FAKE_WECHAT_CALLBACK_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 # admin and its ids come from WECHAT_TEMPLATE_<NAME>; these development ids are the fake's.
 SUBSCRIBE_TEMPLATE_NAMES = ("reception_reminder", "issue_status", "issue_escalation", "manager_digest")
 FAKE_TEMPLATE_IDS = {name: f"fake-tmpl-{name.replace('_', '-')}" for name in SUBSCRIBE_TEMPLATE_NAMES}
+# The development SECRET_KEY. It is public (it is right here), so anyone could sign a region
+# admin's token with it: `production_problems` refuses it wherever real WeChat credentials are set.
+DEV_SECRET_KEY = "dev-only-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """A setting that must not be started with; the message names the variable."""
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -58,6 +65,23 @@ def _database_url(url: str | None) -> str:
     return url
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (_env(name) or "").split(",") if part.strip())
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks; a bad entry stops the start, naming it."""
+    import ipaddress
+
+    entries = _env_list(name)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {entry!r} is not an IP address or network") from None
+    return entries
+
+
 def _env_float(name: str, default: float | None) -> float | None:
     value = _env(name)
     return float(value) if value is not None else default
@@ -68,7 +92,7 @@ def load_config(**overrides) -> dict:
     app_id = _env("WECHAT_APP_ID")
     fake_port = _env_int("FAKE_WECHAT_PORT", FAKE_WECHAT_DEFAULT_PORT)
     cfg = {
-        "SECRET_KEY": _env("SECRET_KEY", "dev-only-secret-change-me"),
+        "SECRET_KEY": _env("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
         # hide_parameters: a statement's values (residents' words, names) stay out of exception
         # texts, hence out of logged tracebacks, and out of SQL echo. pool_pre_ping: a connection
@@ -80,8 +104,27 @@ def load_config(**overrides) -> dict:
         "REDIS_URL": _env("REDIS_URL"),
         # Sign-in
         "TOKEN_TTL_SECONDS": _env_int("TOKEN_TTL_SECONDS", 7 * 24 * 3600),
+        # The lockout: LOGIN_MAX_FAILURES wrong passwords for one username from one client address
+        # within the window lock that username for that address only, so nobody elsewhere can
+        # lock its owner out. LOGIN_ADDRESS_MAX_FAILURES failures from one address, whatever the
+        # usernames (password spraying), stop that address; successes never count, so an office
+        # signing everyone in from one address is never stopped.
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_WINDOW_SECONDS": 15 * 60,
+        "LOGIN_ADDRESS_MAX_FAILURES": _env_int("LOGIN_ADDRESS_MAX_FAILURES", 20),
+        # The reverse proxies (nginx, a load balancer) in front of the app, by address or network
+        # (comma-separated, e.g. "127.0.0.1,10.0.0.0/8"). A request arriving from one of them is
+        # from the address it reports in X-Forwarded-For; from anywhere else, from the socket's
+        # peer (an X-Forwarded-For sent by a client itself is ignored).
+        "TRUSTED_PROXIES": _networks("TRUSTED_PROXIES"),
+        # Invite codes (bind-deputy): wrong codes one user, or one address, may try per hour.
+        "BIND_MAX_FAILURES_PER_USER": _env_int("BIND_MAX_FAILURES_PER_USER", 10),
+        "BIND_MAX_FAILURES_PER_ADDRESS": _env_int("BIND_MAX_FAILURES_PER_ADDRESS", 30),
+        # wx-login calls per client address a minute (each costs a WeChat code2session call; a
+        # carrier's NAT puts many residents behind one address, hence the room), and follow /
+        # unfollow calls per user a minute.
+        "WX_LOGIN_PER_ADDRESS_PER_MINUTE": _env_int("WX_LOGIN_PER_ADDRESS_PER_MINUTE", 120),
+        "FOLLOW_PER_USER_PER_MINUTE": _env_int("FOLLOW_PER_USER_PER_MINUTE", 30),
         "INVITE_TTL_DAYS": _env_int("INVITE_TTL_DAYS", 14),
         # The staff console's session cookie: only under /console, never readable by scripts,
         # not sent with cross-site requests, and Secure (HTTPS only) wherever real WeChat
@@ -125,7 +168,7 @@ def load_config(**overrides) -> dict:
         # stay pending). Tests give their verdicts by hand.
         "FAKE_WECHAT_MEDIA_VERDICT": _env("FAKE_WECHAT_MEDIA_VERDICT", "pass"),
         # Printed codes and posters
-        # With real WeChat credentials it must be set (check_settings): codes printed with a
+        # With real WeChat credentials it must be set (production_problems): codes printed with a
         # placeholder domain would lead residents nowhere. The devserver sets its own address.
         "PUBLIC_BASE_URL": (_env("PUBLIC_BASE_URL", None if app_id else PLACEHOLDER_BASE_URL) or "").rstrip("/"),
         "POSTER_FONT_PATH": _env("POSTER_FONT_PATH"),
@@ -202,7 +245,8 @@ def load_config(**overrides) -> dict:
         # Fault injection for tests: "pause-after-call:N" makes a sender stop between its Nth
         # WeChat call and that call's commit (so a test can SIGKILL it there).
         "OUTBOX_FAULT_HOOK": _env("OUTBOX_FAULT_HOOK"),
-        # /metrics (Prometheus text) asks for this bearer token when set.
+        # /metrics (Prometheus text) asks for this bearer token when set; with real WeChat
+        # credentials it is closed (401 to everyone) until set.
         "METRICS_TOKEN": _env("METRICS_TOKEN"),
         # How long audit entries are kept (at least 180 days, whatever is set: the law's minimum)
         # and personal data once its purpose is served (backend/services/privacy/retention.py).
@@ -220,16 +264,33 @@ def load_config(**overrides) -> dict:
         "HSTS_SECONDS": _env_int("HSTS_SECONDS", 365 * 24 * 3600),
     }
     cfg.update(overrides)
-    check_settings(cfg)
     return cfg
 
 
-class SettingsError(RuntimeError):
-    """A deployment's settings that cannot work: the app refuses to start, saying which."""
+def production_problems(cfg: dict) -> list[str]:
+    """What a deployment (real WeChat credentials: `WECHAT_FAKE` false) must not start with.
+
+    The development SECRET_KEY is public: with it anyone can sign any user's token, and the key
+    encrypting residents' phones derives from it when DATA_ENCRYPTION_KEY is unset.
+    """
+    if cfg.get("WECHAT_FAKE"):
+        return []
+    problems = []
+    if not cfg.get("PUBLIC_BASE_URL"):
+        # Codes printed with a placeholder domain would lead residents nowhere.
+        problems.append("PUBLIC_BASE_URL is required with real WeChat credentials: the https:// address "
+                        "residents reach the service at, printed in every station code")
+    key = cfg.get("SECRET_KEY")
+    if not key or key == DEV_SECRET_KEY:
+        problems.append("SECRET_KEY is not set: set a long random value (e.g. `python -c "
+                        "'import secrets; print(secrets.token_hex(32))'`) before starting with real WeChat credentials")
+    elif len(key) < 16:
+        problems.append("SECRET_KEY is too short: use at least 16 random characters (32 bytes of hex is usual)")
+    return problems
 
 
-def check_settings(cfg: dict) -> None:
-    """:raise SettingsError: real WeChat credentials without PUBLIC_BASE_URL."""
-    if not cfg["WECHAT_FAKE"] and not cfg["PUBLIC_BASE_URL"]:
-        raise SettingsError("PUBLIC_BASE_URL is required with real WeChat credentials: the https:// address "
-                            "residents reach the service at, printed in every station code")
+def check_production(cfg: dict) -> None:
+    """:raise ConfigError: naming each variable `production_problems` finds at fault."""
+    problems = production_problems(cfg)
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -59,10 +59,13 @@ from models.reference.region import Region
 from models.reporting.rollup import RolledUpDay, StationDayFigures, StationMonthCategory, StationMonthFigures
 from models.stations.station import Station, StationFollow, StationMembership
 from models.content.upload import MediaCheckStatus, Upload
-from models.accounts.user import InviteCode, LoginAttempt, StaffAccount, User, staff_station
+from models.accounts.user import ConsoleSession, InviteCode, LoginAttempt, StaffAccount, User, staff_station
+from models.throttle import ThrottleHit
 from models.wechat import WeChatAccessToken
 
 __all__ = [
+    "ConsoleSession",
+    "ThrottleHit",
     "AUDIT_MIN_DAYS",
     "CLOCKED_SQL",
     "DEPUTY_LEVEL_LABEL",

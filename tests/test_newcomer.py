@@ -15,7 +15,7 @@ import pytest
 
 from backend.devserver import demo_file
 from backend.services.stations import station_codes
-from config import DEFAULT_DATABASE_URL, PROJECT_ROOT, SettingsError, load_config
+from config import DEFAULT_DATABASE_URL, PROJECT_ROOT, ConfigError, check_production, load_config
 
 
 def _free_port() -> int:
@@ -56,8 +56,8 @@ def test_real_wechat_needs_a_public_base_url(monkeypatch):
     monkeypatch.setenv("WECHAT_APP_ID", "wx0123456789abcdef")
     monkeypatch.setenv("WECHAT_APP_SECRET", "real-secret")
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
-    with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
-        load_config()
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        check_production(load_config())
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://llz.anji.gov.cn/")
     assert load_config()["PUBLIC_BASE_URL"] == "https://llz.anji.gov.cn"
 

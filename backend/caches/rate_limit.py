@@ -32,6 +32,13 @@ the window, and such a failure is a server error, not something a resident does 
 
 Slots taken while Redis was down are not in Redis once it is back: for at most one window
 after an outage a user may get up to twice the limit.
+
+Attempts that leave no row of their own (a wx-login, a follow, a wrong invite code) are limited
+with `attempt` (every attempt counts) or `refuse_if_full` + `note` (only what the caller notes —
+failures — counts). They may be keyed by a client address too. Without Redis they are counted in
+`throttle_hit` rows, written on a connection of their own (`own_transaction`) so that they
+count even when the request's own transaction is rolled back; the housekeeping job deletes
+rows older than a day.
 """
 from __future__ import annotations
 
@@ -47,7 +54,8 @@ import redis
 
 from backend import clock
 from backend.errors import RateLimited
-from backend.extensions import get_redis
+from backend.extensions import get_redis, own_transaction
+from models import ThrottleHit, db
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,22 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, oldest[2] or false}
 """
+
+
+# KEYS[1]: the set; ARGV: now (ms), window (ms). Answers {count in the window, oldest score}.
+_COUNT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {redis.call('ZCARD', KEYS[1]), oldest[2] or false}
+"""
+# KEYS[1]: the set; ARGV: now (ms), window (ms), the new member.
+_NOTE = """
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+"""
+# throttle_hit rows older than this are deleted by housekeeping: no window is longer.
+THROTTLE_KEEP = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,109 @@ def reserve(bucket: str, key: int | str, limit: int, window: timedelta, count_in
     except BaseException:
         release(slot)
         raise
+
+
+def attempt(bucket: str, key: int | str, limit: int, window: timedelta, *, message: str | None = None) -> None:
+    """Count one attempt of `key` in `bucket` (every attempt, whatever its outcome), or refuse.
+
+    :raise 429 rate_limited: `limit` attempts already in the window.
+    """
+    key = _short(key)
+    client = get_redis()
+    if client is not None:
+        now_ms, window_ms = _now_ms(), _ms(window)
+        try:
+            answer = client.eval(_TAKE, 1, _redis_key(bucket, key), now_ms, window_ms, limit,
+                                 f"{now_ms}-{secrets.token_hex(8)}")
+        except redis.RedisError as exc:
+            log.warning("rate limit %s: Redis unavailable, counting in the database: %s", bucket, exc)
+        else:
+            if answer[0] == 1:
+                return
+            oldest_ms = float(answer[1]) if len(answer) > 1 and answer[1] else None
+            raise _refusal(limit, _wait_ms(oldest_ms, now_ms, window_ms) / 1000, message)
+    oldest = _db_oldest_if_full(bucket, key, limit, window)
+    if oldest is not None:
+        raise _refusal(limit, _db_wait(oldest, window), message)
+    _db_note(bucket, key)
+
+
+def refuse_if_full(bucket: str, key: int | str, limit: int, window: timedelta, *,
+                   message: str | None = None) -> None:
+    """Refuse when `limit` noted events of `key` (`note`) are in the window; count nothing.
+
+    :raise 429 rate_limited: as `attempt`.
+    """
+    key = _short(key)
+    client = get_redis()
+    if client is not None:
+        now_ms, window_ms = _now_ms(), _ms(window)
+        try:
+            count, oldest = client.eval(_COUNT, 1, _redis_key(bucket, key), now_ms, window_ms)
+        except redis.RedisError as exc:
+            log.warning("rate limit %s: Redis unavailable, counting in the database: %s", bucket, exc)
+        else:
+            if int(count) >= limit:
+                raise _refusal(limit, _wait_ms(float(oldest) if oldest else None, now_ms, window_ms) / 1000, message)
+            return
+    oldest_at = _db_oldest_if_full(bucket, key, limit, window)
+    if oldest_at is not None:
+        raise _refusal(limit, _db_wait(oldest_at, window), message)
+
+
+def note(bucket: str, key: int | str, window: timedelta) -> None:
+    """Count one event of `key` (a failure) for `refuse_if_full`. Never raises for Redis: the
+    database keeps it then. Call it outside the request's write transaction (after a rollback)."""
+    key = _short(key)
+    client = get_redis()
+    if client is not None:
+        now_ms = _now_ms()
+        try:
+            client.eval(_NOTE, 1, _redis_key(bucket, key), now_ms, _ms(window), f"{now_ms}-{secrets.token_hex(8)}")
+            return
+        except redis.RedisError as exc:
+            log.warning("rate limit %s: Redis unavailable, noting in the database: %s", bucket, exc)
+    _db_note(bucket, key)
+
+
+def purge_throttle_hits(now) -> dict:
+    """Delete `throttle_hit` rows older than THROTTLE_KEEP (the housekeeping job)."""
+    deleted = db.session.execute(db.delete(ThrottleHit).where(ThrottleHit.at < now - THROTTLE_KEEP)).rowcount
+    return {"deleted": deleted}
+
+
+def _short(key: int | str) -> str:
+    return str(key)[:64]
+
+
+def _now_ms() -> int:
+    return int(clock.now().timestamp() * 1000)
+
+
+def _ms(window: timedelta) -> int:
+    return max(1, int(window.total_seconds() * 1000))
+
+
+def _wait_ms(oldest_ms: float | None, now_ms: int, window_ms: int) -> float:
+    return oldest_ms + window_ms - now_ms if oldest_ms is not None else window_ms
+
+
+def _db_oldest_if_full(bucket: str, key: str, limit: int, window: timedelta):
+    """The time of the oldest counted row when `limit` rows are in the window, else None."""
+    since = clock.now() - window
+    recent = db.select(ThrottleHit.at).where(ThrottleHit.bucket == bucket, ThrottleHit.key == key,
+                                             ThrottleHit.at > since).order_by(ThrottleHit.at.desc()).limit(limit)
+    times = db.session.scalars(recent).all()
+    return min(times) if len(times) >= limit else None
+
+
+def _db_wait(oldest, window: timedelta) -> float:
+    return (oldest + window - clock.now()).total_seconds()
+
+
+def _db_note(bucket: str, key: str) -> None:
+    with own_transaction() as connection:
+        connection.execute(db.insert(ThrottleHit).values(bucket=bucket, key=key, at=clock.now()))
 
 
 def _redis_key(bucket: str, key: str) -> str:

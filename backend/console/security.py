@@ -1,9 +1,11 @@
 """Who is signed in to the console, and the web's defences around every page.
 
-- The session is Flask's signed cookie, holding only the user id, their token version and a
-  CSRF token; roles come from the database through the identity cache on every request (as
-  for bearer tokens: `auth.identify`), so a disabled account or a password reset (which bumps
-  the token version) ends console sessions at once. The cookie is HttpOnly, SameSite=Lax,
+- The session is Flask's signed cookie, holding only the user id, their token version, the id
+  of its `ConsoleSession` row (`services/accounts/console_sessions`: signing out closes the row,
+  so a copied cookie dies with it) and a CSRF token; roles come from the database through the
+  identity cache on every request (as for bearer tokens: `auth.identify`), so a disabled
+  account or a password reset (which bumps the token version and closes the rows) ends console
+  sessions at once. The cookie is HttpOnly, SameSite=Lax,
   Secure outside development, scoped to /console; sessions end after CONSOLE_IDLE_MINUTES
   without a request.
 - Every POST carries the session's CSRF token (a hidden `csrf_token` field, or the
@@ -40,6 +42,7 @@ from backend.auth import Caller, identify
 from backend.console.blueprint import bp
 from backend.console.forms import error_text
 from backend.errors import ApiError, NotFound, Unauthorized, database_error, error_response
+from backend.services.accounts import console_sessions
 from models import Role, db
 
 STAFF_ROLES = (Role.station_manager, Role.region_admin)
@@ -77,15 +80,25 @@ def csrf_token() -> str:
 
 def sign_in(caller: Caller) -> None:
     """Start a console session for `caller` (a fresh CSRF token: nothing of a session begun
-    before signing in survives it)."""
+    before signing in survives it). Its row is written in the request's transaction: the caller
+    commits."""
     session.clear()
     session.permanent = True
-    session.update(uid=caller.user_id, ver=caller.user.token_version, csrf=secrets.token_urlsafe(32),
-                   seen=int(time.time()))
+    session.update(uid=caller.user_id, ver=caller.user.token_version, sid=console_sessions.start(caller.user_id),
+                   csrf=secrets.token_urlsafe(32), seen=int(time.time()))
 
 
-def sign_out() -> None:
+def sign_out(reason: str = "logout") -> None:
+    """End the session on the server too (every copy of the cookie), then forget the cookie."""
+    sid = session.get("sid")
     session.clear()
+    if sid:
+        try:
+            console_sessions.end(sid, reason)
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            raise
 
 
 def _before():
@@ -111,15 +124,19 @@ def _signed_in() -> Caller | None:
         return None
     now = int(time.time())
     if now - seen > current_app.config["CONSOLE_IDLE_MINUTES"] * 60:
-        sign_out()
+        sign_out("idle")
+        return None
+    if not console_sessions.is_open(session.get("sid"), uid):
+        # Signed out (perhaps in another browser holding a copy), reset, disabled, or too old.
+        session.clear()
         return None
     try:
         caller = identify(uid, version)
     except Unauthorized:
-        sign_out()
+        sign_out("revoked")
         return None
     if not caller.has(*STAFF_ROLES):
-        sign_out()
+        sign_out("revoked")
         return None
     if now - seen > 60:  # rewriting the cookie on every request would be wasted bytes
         session["seen"] = now

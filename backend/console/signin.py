@@ -1,12 +1,14 @@
 """Signing in to the console and out: the staff password check of the API (`/manage/login`),
-lockout included, with a session cookie instead of a token."""
+lockout by username and address and the limit by address included, with a session cookie
+(kept on the server: `services/accounts/console_sessions`) instead of a token."""
 from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
 from backend.console.blueprint import bp
+from backend.client_address import client_address
 from backend.console.security import STAFF_ROLES, safe_next, sign_in, sign_out
-from backend.errors import AccountLocked, ApiError
+from backend.errors import AccountLocked, ApiError, RateLimited
 from backend.services.accounts import signin
 from models import db
 
@@ -21,17 +23,17 @@ def login():
         return render_template("console/login.html", error="请输入用户名和密码", username=username,
                                next=safe_next("")), 400
     try:
-        caller = signin.staff_login(username, password, request.remote_addr)
+        caller = signin.staff_login(username, password, client_address())
     except ApiError as error:
         db.session.rollback()
-        status = 423 if isinstance(error, AccountLocked) else 401
+        status = error.status if isinstance(error, (AccountLocked, RateLimited)) else 401
         return render_template("console/login.html", error=error.message, username=username,
                                next=safe_next("")), status
     if not caller.has(*STAFF_ROLES):
         db.session.rollback()
         return render_template("console/login.html", error="该账号没有工作台权限", username=username), 403
-    db.session.commit()
     sign_in(caller)
+    db.session.commit()
     return redirect(safe_next(url_for("console.dashboard")))
 
 

@@ -1,5 +1,6 @@
 """工作人员账号: region admins create station managers for the stations of their region, change
-which stations they run, reset passwords (which also lifts a lockout) and disable accounts.
+which stations they run, reset passwords (which also lifts a lockout), see and lift lockouts
+(解除锁定) and disable accounts.
 The rules are `services/accounts/staff_accounts`'s."""
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def staff_list():
             station_ids=_station_ids()), "已创建站长账号")
         if account is not None:
             return redirect(url_for("console.staff_page", account_id=account.id))
-    return render_template("console/staff.html", accounts=staff_accounts.list_accounts(g.staff),
+    accounts = staff_accounts.list_accounts(g.staff)
+    return render_template("console/staff.html", accounts=accounts, locks=staff_accounts.lock_states(accounts),
                            stations=forms.station_choices(g.staff), form=request.form)
 
 
@@ -34,7 +36,8 @@ def staff_list():
 def staff_page(account_id: int):
     account = staff_accounts.access_managed_account(g.staff, account_id)
     return render_template("console/staff_account.html", account=account, stations=forms.station_choices(g.staff),
-                           own={s.id for s in account.stations}, is_self=account.id == g.staff.staff_id)
+                           own={s.id for s in account.stations}, is_self=account.id == g.staff.staff_id,
+                           lock=staff_accounts.lock_states([account])[account.id])
 
 
 @bp.post("/staff/<int:account_id>/<action>")
@@ -47,6 +50,7 @@ def staff_action(account_id: int, action: str):
                      "已重置密码，该账号需用新密码重新登录"),
         "disable": (lambda: staff_accounts.disable_account(g.staff, account), "已停用该账号"),
         "enable": (lambda: staff_accounts.enable_account(g.staff, account), "已启用该账号"),
+        "unlock": (lambda: staff_accounts.unlock_account(g.staff, account), "已解除锁定"),
     }
     if action not in actions:
         return redirect(url_for("console.staff_page", account_id=account_id))

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from backend import clock
+from backend.caches import rate_limit
+from backend.services.accounts import console_sessions
 from backend.services.content import uploads
 from backend.services.issues import issue_numbers
 from backend.services.privacy import retention
@@ -84,6 +86,8 @@ PARTS: tuple[tuple[str, Callable[[datetime], dict]], ...] = (
     ("unattached_uploads", purge_unattached_uploads),
     ("media_checks", recheck_pending_media),
     ("login_attempts", purge_login_attempts),
+    ("throttle_hits", rate_limit.purge_throttle_hits),
+    ("console_sessions", console_sessions.purge),
     ("audit_log", retention.purge_audit_log),
     ("personal_data", retention.forget_personal_data),
 )

@@ -1,8 +1,9 @@
 """`GET /metrics`: the outbox, the scheduler and HTTP requests in Prometheus' text format (0.0.4).
 
-Asks for `Authorization: Bearer <METRICS_TOKEN>` when that is set (answers 401 otherwise); keep it
-set wherever the app is reachable from outside. The gauges below are read from the database at
-each scrape and written by hand; the request metrics are prometheus_client's
+Asks for `Authorization: Bearer <METRICS_TOKEN>` when that is set (answers 401 otherwise). With
+real WeChat credentials (a deployment) and no METRICS_TOKEN it answers 401 to everyone: set the
+token to scrape it. Only the development set-up (the fake WeChat) serves it without one. The
+gauges below are read from the database at each scrape and written by hand; the request metrics are prometheus_client's
 (`backend/observability/http_metrics.py`), summed over gunicorn's workers through PROMETHEUS_MULTIPROC_DIR.
 
 Gauges:
@@ -64,7 +65,10 @@ def metrics():
 def _check_token() -> None:
     token = current_app.config.get("METRICS_TOKEN")
     if not token:
-        return
+        if current_app.config.get("WECHAT_FAKE"):
+            return  # development: the fake WeChat, nobody else's data
+        # A deployment without a token is closed, not open: no token given can match.
+        raise Unauthorized("需要监控令牌", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise Unauthorized("需要监控令牌", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})

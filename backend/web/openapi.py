@@ -82,6 +82,98 @@ def _multipart_body(parts: dict[str, FilePart]) -> dict:
     return {"required": bool(required), "content": {"multipart/form-data": media}}
 
 
+def _plain_text(description: str) -> dict:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+
+
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+_TEXT_QUERY = {"type": "string"}
+_SIGNED_QUERY = [
+    {"name": name, "in": "query", "required": False, "schema": _TEXT_QUERY, "description": description}
+    for name, description in (("signature", "sha1(sorted[token, timestamp, nonce])"), ("timestamp", "Unix 秒"),
+                              ("nonce", "随机数"))
+]
+_CALLBACK_ANSWERS = {
+    "400": _plain_text("签名正确但内容无法读取"),
+    "403": _plain_text("签名不符、时间戳过期（防重放）或非本小程序的推送"),
+    "404": _plain_text("未配置消息推送（WECHAT_CALLBACK_TOKEN）"),
+}
+
+# The routes served beside /api/v1 that are no `ApiBlueprint` operation, by endpoint: their
+# protocols are not our API's (an image, Prometheus' text, WeChat's push), so they are described
+# here by hand — each only when its endpoint is served, so the document names no route that is
+# not there. Described, they are fuzzed with the rest (tests/fuzz/run_schemathesis.py).
+_WEB_OPERATIONS: dict[str, dict] = {
+    "media.media": {
+        "summary": "居民上传的图片（签名链接）",
+        "description": "小程序的 `<image>` 无法携带令牌，链接本身即授权：`a`（受众）、`e`（到期时间）、`s`（签名）由接口的"
+                       "答复给出。签名不符、过期、图片不存在或尚未通过微信图片检查（受众非本人）时一律 404。",
+        "tags": ["其他"],
+        "parameters": [
+            {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            *({"name": name, "in": "query", "required": False, "schema": _TEXT_QUERY, "description": description}
+              for name, description in (("a", "受众"), ("e", "到期时间（Unix 秒）"), ("s", "签名"))),
+        ],
+        "responses": {
+            "200": {"description": "图片", "content": {"image/jpeg": _IMAGE, "image/png": _IMAGE,
+                                                       "image/webp": _IMAGE}},
+            "404": _error("错误：`not_found`"),
+        },
+    },
+    "metrics.metrics": {
+        "summary": "运行监控指标（Prometheus 文本格式）",
+        "description": "设置了 METRICS_TOKEN 时需 `Authorization: Bearer <METRICS_TOKEN>`；使用真实微信凭证（生产）而未设置时"
+                       "一律 401。",
+        "tags": ["其他"],
+        "responses": {
+            "200": {"description": "Prometheus 文本格式 0.0.4",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "401": {**_error("错误：`unauthorized`（缺少或错误的监控令牌）"),
+                    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}},
+        },
+    },
+    "wechat_callback.handshake": {
+        "summary": "微信消息推送：服务器地址校验",
+        "description": "微信配置消息推送地址时调用：签名正确则原样返回 `echostr`。",
+        "tags": ["其他"],
+        "parameters": [*_SIGNED_QUERY,
+                       {"name": "echostr", "in": "query", "required": False, "schema": _TEXT_QUERY}],
+        "responses": {"200": _plain_text("`echostr` 原文"), **_CALLBACK_ANSWERS},
+    },
+    "wechat_callback.receive": {
+        "summary": "微信消息推送：事件",
+        "description": "图片检查结果、订阅消息的授权与发送结果。处理完答复 `success`（其他答复微信会重试）。"
+                       "安全模式下另有 `encrypt_type=aes` 与 `msg_signature`。",
+        "tags": ["其他"],
+        "parameters": [*_SIGNED_QUERY,
+                       *({"name": name, "in": "query", "required": False, "schema": _TEXT_QUERY}
+                         for name in ("encrypt_type", "msg_signature"))],
+        "requestBody": {"required": False, "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/xml": {"schema": {"type": "string"}},
+        }},
+        "responses": {"200": _plain_text("`success`"), **_CALLBACK_ANSWERS,
+                      "413": _error("错误：`payload_too_large`")},
+    },
+}
+
+
+def _web_operations(app: Flask):
+    """(path, method, operation) of each `_WEB_OPERATIONS` endpoint the app serves."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        described = _WEB_OPERATIONS.get(rule.endpoint)
+        if described is None:
+            continue
+        path, _params = _path_of(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield path, method.lower(), {**described, "operationId": rule.endpoint}
+
+
 def _operations(app: Flask):
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         op: Operation | None = getattr(app.view_functions.get(rule.endpoint), "api_operation", None)
@@ -173,6 +265,8 @@ def build_openapi(app: Flask) -> dict:
         if op.roles is not None:
             item["security"] = [{"bearerAuth": []}]
         paths.setdefault(path, {})[op.method.lower()] = item
+    for path, method, item in _web_operations(app):
+        paths.setdefault(path, {})[method] = item
 
     return {
         "openapi": "3.1.0",  # pydantic writes JSON Schema 2020-12, which is what 3.1 uses

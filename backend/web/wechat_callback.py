@@ -108,7 +108,8 @@ def _signed(token: str, args) -> bool:
     if not timestamp or not nonce or not signature:
         return False
     expected = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    return hmac.compare_digest(expected.encode(), signature.encode())
 
 
 def _fresh(timestamp: str | None) -> bool:
@@ -152,7 +153,7 @@ def _parse(raw: bytes, fmt: str) -> dict:
     else:
         try:
             body = json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise _Malformed("not JSON") from None
     if not isinstance(body, dict):
         raise _Malformed("not an object")

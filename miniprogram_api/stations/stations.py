@@ -104,14 +104,16 @@ def _follow_out(station_id: int, follow) -> FollowOut:
                                          followed_at=follow.created_at if follow else None))
 
 
-@bp.post("/stations/<int:station_id>/follow", response=FollowOut, auth=True, errors=["station_not_found"])
+@bp.post("/stations/<int:station_id>/follow", response=FollowOut, auth=True,
+         errors=["station_not_found", "rate_limited"])
 def follow(caller: Caller, station_id: int):
     """关注联络站：接待日前提醒我（再次关注不会重复）"""
     station = get_station(station_id)
     return _follow_out(station.id, follows.follow_station(caller.user, station))
 
 
-@bp.delete("/stations/<int:station_id>/follow", response=FollowOut, auth=True, errors=["station_not_found"])
+@bp.delete("/stations/<int:station_id>/follow", response=FollowOut, auth=True,
+           errors=["station_not_found", "rate_limited"])
 def unfollow(caller: Caller, station_id: int):
     """取消关注联络站"""
     station = get_station(station_id)

@@ -68,13 +68,32 @@ class LoginAttempt(db.Model):
     """One staff sign-in try. The lockout counts failures here, so it holds across workers."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_username_at", "username", "attempted_at"),)
+    # By username (the lockout) and by address (password spraying: one address, many usernames).
+    __table_args__ = (Index("ix_login_attempt_username_at", "username", "attempted_at"),
+                      Index("ix_login_attempt_remote_addr_at", "remote_addr", "attempted_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     succeeded: Mapped[bool]
     remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class ConsoleSession(db.Model):
+    """One signed-in console session. The cookie carries a random id whose hash is kept here, so
+    signing out ends the session on the server — every copy of its cookie — not only in the
+    browser that held it."""
+
+    __tablename__ = "console_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SHA-256 of the cookie's id: the table read alone signs nobody in.
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    # Why it ended: logout, password-reset, disabled, expired.
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class InviteCode(db.Model):

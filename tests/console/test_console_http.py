@@ -7,9 +7,12 @@ import io
 import json
 import re
 
+from datetime import timedelta
+
 import pytest
 from openpyxl import load_workbook
 
+from backend import clock
 from models import Issue, StaffAccount, db
 from tests.console_scene import PASSWORD, build_scene, roll_up
 from tests.factories import auth, staff_login
@@ -134,6 +137,46 @@ def test_signing_out(client, scene):
     token = signed_in(client, "anji-admin")
     assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/console/").status_code == 302
+
+
+def _copy_of_session(app, client):
+    """A second browser holding a copy of `client`'s console cookie (as a shared computer's
+    history, a proxy's log or a stolen cookie would)."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"], path="/console")
+    copy = app.test_client()
+    copy.set_cookie(cookie.key, cookie.value, path="/console")
+    return copy
+
+
+def test_signing_out_ends_every_copy_of_the_session(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    copy = _copy_of_session(app, client)
+    assert copy.get("/console/issues").status_code == 200
+    assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    response = copy.get("/console/issues")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+    # Signing in again is a new session; the old cookie stays dead.
+    signed_in(client, "anji-admin")
+    assert client.get("/console/issues").status_code == 200
+    assert copy.get("/console/issues").status_code == 302
+
+
+def test_signing_out_ends_only_that_session(app, scene):
+    office, home = app.test_client(), app.test_client()
+    token = signed_in(office, "anji-admin")
+    signed_in(home, "anji-admin")
+    office.post("/console/logout", data={"csrf_token": token})
+    assert home.get("/console/issues").status_code == 200
+
+
+def test_the_lockout_ends_no_session(app, client, scene):
+    signed_in(client, "dipu-manager")
+    clock.freeze(clock.now() + timedelta(minutes=1))  # the failures come after that success
+    for _ in range(6):
+        sign_in(app.test_client(), "dipu-manager", "wrong-password")
+    assert sign_in(app.test_client(), "dipu-manager").status_code == 423  # locked for that address
+    assert client.get("/console/issues").status_code == 200
+    assert _copy_of_session(app, client).get("/console/issues").status_code == 200
 
 
 # --- what each sees -----------------------------------------------------------------------------

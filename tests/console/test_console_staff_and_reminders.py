@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from backend import clock
-from models import OutboxMessage, db
+from models import ConsoleSession, OutboxMessage, StaffAccount, db
 from tests.console.test_console_http import sign_in, signed_in, text_of
 from tests.console_scene import build_scene
 
@@ -63,6 +63,11 @@ def test_reset_a_password_lifts_the_lockout_and_ends_sessions(app, scene):
                                                                           "password": "New-password-2026"})
     assert "已重置密码" in text_of(admin.get(response.headers["Location"]))
     assert manager.get("/console/issues").status_code == 302  # the old session is over
+    with app.app_context():
+        ended = db.session.execute(db.select(ConsoleSession.ended_reason).join(
+            StaffAccount, StaffAccount.user_id == ConsoleSession.user_id).where(
+            StaffAccount.username == "dipu-manager")).scalars().all()
+    assert ended and set(ended) == {"password-reset"}
     assert sign_in(app.test_client(), "dipu-manager", "New-password-2026").status_code == 302
 
 

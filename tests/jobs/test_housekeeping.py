@@ -1,5 +1,6 @@
 """Housekeeping: old idempotency records, old issue-number sequences (PostgreSQL, strictly by name),
-uploads never attached, images WeChat never took for checking, old sign-in attempts — each part on
+uploads never attached, images WeChat never took for checking, old sign-in attempts, throttle
+counts and console sessions — each part on
 its own, a failing part not stopping the others."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from backend.jobs import housekeeping
 from backend.jobs.housekeeping import run_housekeeping
 from backend.services.issues import issue_numbers
 from backend.storage import get_storage, new_key
-from models import IdempotencyRecord, LoginAttempt, MediaCheckStatus, Upload, User, db
+from models import ConsoleSession, IdempotencyRecord, LoginAttempt, MediaCheckStatus, ThrottleHit, Upload, User, db
 from tests import images
 from tests.job_helpers import at, bj
 
@@ -47,6 +48,9 @@ def test_each_part_clears_only_what_is_old(app, ctx, fake_wechat):
                                          response_status=201, response_body="{}", created_at=NOW - age))
     for age in (timedelta(days=91), timedelta(days=89)):
         db.session.add(LoginAttempt(username="manager", attempted_at=NOW - age, succeeded=False))
+        db.session.add(ConsoleSession(sid_hash=f"{age.days:064d}", user_id=resident.id, created_at=NOW - age))
+    for age in (timedelta(hours=25), timedelta(hours=23)):
+        db.session.add(ThrottleHit(bucket="follow", key=str(resident.id), at=NOW - age))
     db.session.commit()
     checked = upload(resident, timedelta(hours=2), trace_id="trace-old", status=MediaCheckStatus.pass_)
     never_taken = upload(resident, timedelta(minutes=10))
@@ -63,6 +67,8 @@ def test_each_part_clears_only_what_is_old(app, ctx, fake_wechat):
         "unattached_uploads": {"deleted": 1},
         "media_checks": {"asked": 2, "taken": 1, "due": 2},
         "login_attempts": {"deleted": 1},
+        "throttle_hits": {"deleted": 1},
+        "console_sessions": {"deleted": 1},
         # Retention's own test is tests/privacy/test_audit_and_privacy.py: nothing here is old enough.
         "audit_log": {"deleted": 0},
         "personal_data": {"contact_phones": 0, "session_keys": 0, "check_in_places": 0},
@@ -70,6 +76,8 @@ def test_each_part_clears_only_what_is_old(app, ctx, fake_wechat):
     db.session.expire_all()
     assert [r.created_at for r in db.session.scalars(db.select(IdempotencyRecord))] == [NOW - timedelta(hours=23)]
     assert [r.attempted_at for r in db.session.scalars(db.select(LoginAttempt))] == [NOW - timedelta(days=89)]
+    assert [r.at for r in db.session.scalars(db.select(ThrottleHit))] == [NOW - timedelta(hours=23)]
+    assert [r.created_at for r in db.session.scalars(db.select(ConsoleSession))] == [NOW - timedelta(days=89)]
     assert db.session.get(Upload, forgotten) is None
     taken = db.session.get(Upload, never_taken)
     assert taken.media_check_trace_id == fake_wechat.media_checks()[0]["trace_id"]

@@ -169,6 +169,15 @@ def test_a_new_category_is_trimmed_goes_last_and_residents_can_use_it(client, wo
     assert submit(client, world, category="文化 旅游").status_code == 201
 
 
+@pytest.mark.parametrize("name", ["\x1f-" + "*" * 31, " " + "文" * 32, "文" * 32 + "\t"])
+def test_a_name_longer_than_documented_is_refused_even_if_trimming_would_shorten_it(client, world, app, name):
+    # Found by Schemathesis: the document says maxLength 32 of the text sent.
+    error = error_of(call(client, world, "admin", "POST", "/manage/categories", {"name": name}), 400, "invalid_input")
+    assert error["details"]["fields"]["name"] == "最多32个字符"
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Category.id))) == 9
+
+
 def test_a_category_with_a_sort_order_takes_its_place(client, world):
     call(client, world, "admin", "POST", "/manage/categories", {"name": "物业管理", "sort_order": 0})
     assert resident_categories(client)[:2] == ["城乡建设", "物业管理"]  # equal order: older first

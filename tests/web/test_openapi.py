@@ -114,3 +114,39 @@ def test_a_route_takes_json_or_multipart_not_both():
 
     with pytest.raises(ValueError):
         ApiBlueprint("both", __name__, tag="测试").post("/x", body=Note, multipart={"file": FilePart()})
+
+
+def test_the_routes_beside_the_api_are_described_with_their_real_answers(client):
+    """/media, /metrics and /wechat/callback are served, so they are in the document (and fuzzed)."""
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    media = paths["/media/{upload_id}"]["get"]
+    assert set(media["responses"]) == {"200", "404"}
+    assert set(media["responses"]["200"]["content"]) == {"image/jpeg", "image/png", "image/webp"}
+    assert {p["name"] for p in media["parameters"]} == {"upload_id", "a", "e", "s"}
+    metrics = paths["/metrics"]["get"]
+    assert set(metrics["responses"]) == {"200", "401"} and "text/plain" in metrics["responses"]["200"]["content"]
+    assert set(paths["/wechat/callback"]) == {"get", "post"}
+    for method in ("get", "post"):
+        answers = paths["/wechat/callback"][method]["responses"]
+        assert {"200", "400", "403", "404"} <= set(answers)
+        assert "text/plain" in answers["200"]["content"]
+    # Their answers say what the document says.
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.mimetype == "text/plain"
+    answer = client.get("/wechat/callback?signature=x&timestamp=1&nonce=2&echostr=hi")
+    assert answer.status_code == 403 and answer.mimetype == "text/plain"
+    answer = client.get("/media/1?a=x&e=1&s=y")
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_web_route_that_is_not_served_is_not_described():
+    app = Flask("bare")
+    assert build_openapi(app)["paths"] == {}
+
+
+@pytest.mark.parametrize("signature", ["签名", "é" * 40, "\u00a0"])
+def test_a_callback_signature_of_any_text_is_refused_not_a_500(client, signature):
+    for method in (client.get, client.post):
+        answer = method("/wechat/callback", query_string={"signature": signature, "timestamp": "1", "nonce": "2",
+                                                          "echostr": "x"})
+        assert answer.status_code == 403, method

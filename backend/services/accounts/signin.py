@@ -13,14 +13,17 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend import clock
 from backend.auth import Caller, caller_for
+from backend.caches import rate_limit
 from backend.errors import (
     AccountLocked,
     ApiError,
     Conflict,
     InviteInvalid,
     InviteUsed,
+    RateLimited,
     WeChatUnavailableError,
 )
+from backend.services.accounts import lockout
 from backend.services.privacy import audit
 from backend.wechat import get_gateway
 from backend.wechat.errors import WeChatCodeInvalid, WeChatError, WeChatUnavailable
@@ -42,12 +45,17 @@ class BadCredentials(ApiError):
     status, code, message = 401, "unauthorized", "用户名或密码错误"
 
 
-def wx_login(code: str) -> Caller:
+def wx_login(code: str, remote_addr: str | None = None) -> Caller:
     """Exchange a wx.login code for our user (created on first sign-in).
 
+    :raise 429 rate_limited: WX_LOGIN_PER_ADDRESS_PER_MINUTE calls from the client's address in the
+        last minute (each is a WeChat call; a burst of them is someone flooding, not residents).
     :raise 400 invalid_input: WeChat refused the code (40029 and the like).
     :raise 503 wechat_unavailable: WeChat did not answer, or answered busy.
     """
+    if remote_addr is not None:
+        rate_limit.attempt("wx-login-addr", remote_addr, current_app.config["WX_LOGIN_PER_ADDRESS_PER_MINUTE"],
+                           timedelta(minutes=1), message="登录过于频繁，请稍后再试")
     try:
         session = get_gateway().code_to_session(code)
     except WeChatCodeInvalid:
@@ -129,26 +137,57 @@ def bind_deputy(caller: Caller, invite_code: str) -> Caller:
     return caller_for(caller.user)
 
 
-def staff_login(username: str, password: str, remote_addr: str | None) -> Caller:
-    """Check a staff member's password.
+# Wrong invite codes are counted per user and per address for an hour.
+BIND_WINDOW = timedelta(hours=1)
+BIND_REFUSAL = "邀请码输错次数过多，请稍后再试或联系联络站工作人员"
 
-    :raise 423 account_locked: LOGIN_MAX_FAILURES failures within the lock window; no check is
-        made while locked, so guessing cannot go on.
+
+def bind_deputy_limited(caller: Caller, invite_code: str, remote_addr: str | None) -> Caller:
+    """`bind_deputy`, with wrong codes limited: an invite code is 8 characters of 31, guessable
+    only by trying without end, so BIND_MAX_FAILURES_PER_USER failures of one user and
+    BIND_MAX_FAILURES_PER_ADDRESS of one address in an hour stop them. Only failures count, so a
+    training session binding every deputy from one office address is never stopped.
+
+    :raise 429 rate_limited: too many wrong codes; `Retry-After` says when to try again.
+    :raise: as `bind_deputy`.
+    """
+    cfg = current_app.config
+    keys = [("bind-fail-user", caller.user_id, cfg["BIND_MAX_FAILURES_PER_USER"])]
+    if remote_addr is not None:
+        keys.append(("bind-fail-addr", remote_addr, cfg["BIND_MAX_FAILURES_PER_ADDRESS"]))
+    for bucket, key, limit in keys:
+        rate_limit.refuse_if_full(bucket, key, limit, BIND_WINDOW, message=BIND_REFUSAL)
+    try:
+        return bind_deputy(caller, invite_code)
+    except (InviteInvalid, InviteUsed):
+        # Counted apart from the request's transaction, which the refusal rolls back.
+        db.session.rollback()
+        for bucket, key, _limit in keys:
+            rate_limit.note(bucket, key, BIND_WINDOW)
+        raise
+
+
+def staff_login(username: str, password: str, remote_addr: str | None) -> Caller:
+    """Check a staff member's password; `remote_addr` is the client's address
+    (`backend/web/client_address.py`).
+
+    :raise 429 rate_limited: LOGIN_ADDRESS_MAX_FAILURES failures from this address within the
+        lock window, whatever the usernames (password spraying); no check is made.
+    :raise 423 account_locked: LOGIN_MAX_FAILURES failures for this username from this address
+        within the lock window (`lockout`); no check is made while locked, so guessing cannot go
+        on — and the owner signing in from another address is not stopped.
     :raise 401 unauthorized: wrong username or password (one message for both).
     """
     cfg = current_app.config
     now = clock.now()
-    window_start = now - timedelta(seconds=cfg["LOGIN_LOCK_WINDOW_SECONDS"])
-    last_success = db.session.scalar(
-        db.select(func.max(LoginAttempt.attempted_at))
-        .where(LoginAttempt.username == username, LoginAttempt.succeeded.is_(True))
-    )
-    since = max(window_start, last_success) if last_success else window_start
-    failures = db.session.scalar(
-        db.select(func.count()).where(LoginAttempt.username == username, LoginAttempt.succeeded.is_(False),
-                                      LoginAttempt.attempted_at > since)
-    )
     account = db.session.scalar(db.select(StaffAccount).where(StaffAccount.username == username))
+    if lockout.address_failures(remote_addr) >= cfg["LOGIN_ADDRESS_MAX_FAILURES"]:
+        _audit_sign_in(account, username, 429)
+        db.session.commit()
+        window = cfg["LOGIN_LOCK_WINDOW_SECONDS"]
+        raise RateLimited("登录失败次数过多，请稍后再试", details={"retry_after": window},
+                          headers={"Retry-After": str(window)})
+    failures = lockout.failures(username, remote_addr)
     if failures >= cfg["LOGIN_MAX_FAILURES"]:
         _audit_sign_in(account, username, 423)
         db.session.commit()

@@ -8,16 +8,17 @@ answered 404, so ids cannot be probed. A station manager's stations outside the 
 are left as they are when the admin sets the ones within it.
 
 Revocation: disabling an account or resetting its password bumps the user's `token_version`,
-so every token issued before stops working at once (`auth._load_caller` compares it; the
+and closes the user's console sessions (`console_sessions.end_all`), so every token issued before
+and every console cookie stop working at once (`auth._load_caller` compares it; the
 identity cache drops the user at commit because the User row changed). Station changes reach
 the identity cache the same way: changing `StaffAccount.stations` makes the account dirty, and
 its ORM hook bumps the user's generation.
 
-Lockout after a reset: `signin.staff_login` counts failures only after the username's last
-successful attempt. A reset writes a `LoginAttempt` with `succeeded=True` and
-`remote_addr="password-reset:<admin user id>"` as that boundary — the row says truthfully that
-the failures before it no longer count and who decided so; it is not a sign-in, and no address
-looks like it. Old failures stay on record.
+Lockout after a reset, and unlocking: `lockout` counts failures only after the username's last
+boundary. A reset, and an admin's unlock (`unlock_account`), write a `LoginAttempt` with
+`succeeded=True` and `remote_addr="password-reset:<admin user id>"` / `"unlock:<admin user id>"`
+as that boundary — the row says truthfully that the failures before it no longer count and who
+decided so; it is not a sign-in, and no address looks like it. Old failures stay on record.
 
 Accounts have no audit columns; the log keeps who did what to which account.
 """
@@ -32,14 +33,13 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from backend import clock
 from backend.auth import Caller
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound
+from backend.services.accounts import console_sessions, lockout
 from backend.services.accounts.signin import hash_password
 from backend.services.reference.reference_data import clean_name
 from backend.validation import MAX_ROW_ID
 from models import (
-    LoginAttempt,
     Region,
     Role,
     StaffAccount,
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 USERNAME = re.compile(r"^[a-z0-9_.-]{3,32}$")
 DISPLAY_NAME_MAX = 64  # staff_account.display_name is String(64)
 PASSWORD_MIN, PASSWORD_MAX = 10, 128
-RESET_MARKER = "password-reset:{user_id}"  # LoginAttempt.remote_addr of a reset's boundary row
 
 class AccountNotFound(NotFound):
     message = "未找到该账号"
@@ -320,8 +319,8 @@ def reset_password(actor: Caller, account: StaffAccount, new_password: str) -> S
         raise InvalidInput({"password": problem})
     account.password_hash = hash_password(new_password)
     account.user.token_version += 1
-    db.session.add(LoginAttempt(username=account.username, attempted_at=clock.now(), succeeded=True,
-                                remote_addr=RESET_MARKER.format(user_id=actor.user_id)))
+    console_sessions.end_all(account.user_id, "password-reset")
+    lockout.boundary(account.username, lockout.RESET_MARKER.format(user_id=actor.user_id))
     db.session.flush()
     log.info("password of account %s (%s) reset by user %s; tokens revoked, lockout lifted", account.id,
              account.username, actor.user_id)
@@ -343,6 +342,7 @@ def disable_account(actor: Caller, account: StaffAccount) -> StaffAccount:
         raise Conflict(f"账号「{account.username}」已停用")
     account.is_active = False
     account.user.token_version += 1
+    console_sessions.end_all(account.user_id, "disabled")
     db.session.flush()
     log.info("account %s (%s) disabled by user %s", account.id, account.username, actor.user_id)
     return account
@@ -361,4 +361,27 @@ def enable_account(actor: Caller, account: StaffAccount) -> StaffAccount:
     account.is_active = True
     db.session.flush()
     log.info("account %s (%s) enabled by user %s", account.id, account.username, actor.user_id)
+    return account
+
+
+def lock_states(accounts: list[StaffAccount]) -> dict[int, lockout.LockState]:
+    """Whether each account is locked now (failed sign-ins), by account id, for the staff pages."""
+    states = lockout.lock_states([account.username for account in accounts])
+    return {account.id: states[account.username] for account in accounts}
+
+
+def unlock_account(actor: Caller, account: StaffAccount) -> StaffAccount:
+    """解除锁定: earlier failed sign-ins stop counting, from every address; password, tokens and
+    console sessions are left as they are.
+
+    :raise 404 not_found: the account is outside the admin's reach.
+    :raise 409 conflict: the account is not locked.
+    """
+    _admin_region(actor)
+    account = access_managed_account(actor, account.id)
+    if not lockout.lock_states([account.username])[account.username].locked:
+        raise Conflict(f"账号「{account.username}」未被锁定")
+    lockout.boundary(account.username, lockout.UNLOCK_MARKER.format(user_id=actor.user_id))
+    db.session.flush()
+    log.info("account %s (%s) unlocked by user %s", account.id, account.username, actor.user_id)
     return account

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from backend import clock
 from backend.errors import ServiceUnavailable, error_response
 from backend.observability import logs
+from backend.client_address import client_address
 from models import AuditEntry, Role, db
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def _request_fields() -> dict:
     if not has_request_context():
         return {}
     request_id = logs.request_id.get()
-    return {"remote_addr": request.remote_addr, "request_id": request_id[:64] if request_id else None}
+    return {"remote_addr": client_address(), "request_id": request_id[:64] if request_id else None}
 
 
 def record(action: str, *, user_id: int | None, role: str, target_type: str | None = None,

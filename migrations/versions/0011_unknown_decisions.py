@@ -2,7 +2,7 @@
 back by `resend_of_id`, at most one a message) or closes it as not resent; who and when.
 
 Revision ID: 4c7e1b93a0d2
-Revises: 9a41c6e2b8d5
+Revises: aa681845b14f
 Create Date: 2026-12-07 19:50:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '4c7e1b93a0d2'
-down_revision = '9a41c6e2b8d5'
+down_revision = 'aa681845b14f'
 branch_labels = None
 depends_on = None
 

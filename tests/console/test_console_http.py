@@ -264,6 +264,17 @@ def test_assign_to_a_deputy_of_the_station_only(client, scene):
     assert "王芳" in text_of(client.get(f"/console/issues/{no}"))
 
 
+def test_accepting_after_assigning_keeps_the_assignee(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    no = scene.issues["overdue-accept"]  # addressed to nobody
+    client.post(f"/console/issues/{no}/assign", data={"csrf_token": token, "deputy_id": str(scene.deputies["wang"])})
+    client.post(f"/console/issues/{no}/accept", data={"csrf_token": token})
+    with app.app_context():
+        issue = db.session.scalar(db.select(Issue).filter_by(no=no))
+        assert issue.status.value == "accepted" and issue.assigned_deputy_id == scene.deputies["wang"]
+        assert [e.kind for e in issue.events][-2:] == ["assigned", "accepted"]
+
+
 def test_unknown_moves_and_issues(client, scene):
     token = signed_in(client, "anji-admin")
     assert client.post(f"/console/issues/{scene.issues['pending']}/explode", data={"csrf_token": token}

@@ -164,12 +164,15 @@ def reject_issue(issue: Issue, actor: Actor, reason: str) -> None:
 def accept_issue(issue: Issue, actor: Actor) -> None:
     """受理: a deputy of the station or staff take the issue up.
 
-    It is assigned to the addressed deputy if the resident chose one, else to the accepting
-    deputy (staff accepting an unaddressed issue assign it later).
+    A deputy staff assigned it to before acceptance keeps it: they were told it is theirs, and
+    accepting must not leave it with nobody (or quietly with someone else). Otherwise it goes to
+    the addressed deputy if the resident chose one, else to the accepting deputy (staff
+    accepting an unassigned, unaddressed issue assign it later).
     """
     if not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
         raise Forbidden("只有本站代表或工作人员可以受理")
-    assignee = issue.addressed_deputy_id or (actor.deputy.id if actor.deputy and not actor.is_staff else None)
+    assignee = (issue.assigned_deputy_id or issue.addressed_deputy_id
+                or (actor.deputy.id if actor.deputy and not actor.is_staff else None))
     reply_due = workdays.add_workdays(clock.beijing_today(), REPLY_WITHIN_WORKDAYS)
     _move(issue, actor, "accepted", ALLOWED_FROM["accept"], S.accepted, assigned_deputy_id=assignee,
           accepted_at=clock.now(), reply_due_on=reply_due.date,

@@ -21,6 +21,7 @@ def init_console(app: Flask) -> None:
         signin,
         staff,
         stations,
+        todo,
     )
     from backend.console.blueprint import bp
 

@@ -14,7 +14,7 @@ EVENT_LABELS = {
     "submitted": "提交", "held_for_review": "待审核", "released": "审核通过", "rejected": "不予受理",
     "accepted": "受理", "replied": "答复", "transferred": "交办", "department_result": "登记办理结果",
     "resolved": "办结", "rated": "评价", "assigned": "分派", "handed_to_manager": "转站长办理",
-    "auto_closed": "逾期未评价，自动结案",
+    "auto_closed": "逾期未评价，自动结案", "urged": "催办",
 }
 ROLE_LABELS = {"resident": "居民", "deputy": "代表", "station_manager": "站长", "region_admin": "区域管理员",
                "scheduler": "系统"}

@@ -8,7 +8,7 @@ from backend.console.blueprint import bp
 from backend.console.security import STAFF_ROLES, safe_next, sign_in, sign_out
 from backend.errors import AccountLocked, ApiError
 from backend.services.accounts import signin
-from models import db
+from models import Role, db
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -32,7 +32,9 @@ def login():
         return render_template("console/login.html", error="该账号没有工作台权限", username=username), 403
     db.session.commit()
     sign_in(caller)
-    return redirect(safe_next(url_for("console.dashboard")))
+    # A station manager's day starts from what waits for them; a region admin's from the figures.
+    landing = "console.dashboard" if caller.has(Role.region_admin) else "console.todo"
+    return redirect(safe_next(url_for(landing)))
 
 
 @bp.post("/logout")

@@ -45,3 +45,49 @@ def test_a_reply_typed_past_the_idle_time_survives_signing_in_again(app, console
     assert reply in page.inner_text("blockquote.reply")
     page.reload()
     assert page.input_value('form[data-verb="reply"] textarea[name=content]') == ""  # restored once only
+
+
+def test_the_to_do_page_bulk_assignment_and_urging(app, console, live_server, scene):  # noqa: F811
+    from tests.console.test_console_daily_loop import bind
+
+    page = console
+    page.set_viewport_size({"width": 1366, "height": 900})
+    bind(app, scene.deputies["zhang"], "o-zhang")
+    # A station manager signs in and lands on 待办.
+    page.goto(live_server + "/console/login")
+    page.fill("input[name=username]", "dipu-manager")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == f"{live_server}/console/todo"
+    assert page.inner_text('[data-count="red"]') == "2"
+    shot(page, "12-todo")
+
+    # 催办 from the list: one click, back on the list, the second refused with a reason.
+    page.click(f'form[data-urge="{scene.issues["transferred-oct"]}"] button')
+    assert page.url == f"{live_server}/console/todo"
+    assert "已催办" in page.inner_text(".flash.success")
+    page.click(f'form[data-urge="{scene.issues["transferred-oct"]}"] button')
+    assert "小时内不再重复催办" in page.inner_text(".flash.error")
+    shot(page, "13-urged-twice")
+
+    # The overdue issues in the queue, both to one deputy in one submit; the filter stays.
+    page.click("#todo-red a:has-text('在列表中查看全部')")
+    assert "clock=red" in page.url
+    for no in (scene.issues["overdue-accept"], scene.issues["transferred-oct"]):
+        page.check(f'tr[data-no="{no}"] input[name=no]')
+    page.select_option("#bulk-assign select[name=deputy_id]", label="王芳")
+    page.click("#bulk-assign button[type=submit]")
+    assert "已将 2 件意见建议分派给王芳" in page.inner_text(".flash.success")
+    assert "clock=red" in page.url and page.locator("table.queue tbody tr[data-no]").count() == 2
+    shot(page, "14-bulk-assigned")
+
+    # Into an issue and back: the same filtered queue.
+    page.click(f"table.queue a:text('{scene.issues['transferred-oct']}')")
+    timeline = page.inner_text("ol.timeline")
+    assert "催办" in timeline and "分派" in timeline
+    page.click("a[data-back]")
+    assert "clock=red" in page.url
+    with app.app_context():
+        for no in (scene.issues["overdue-accept"], scene.issues["transferred-oct"]):
+            assert db.session.scalar(db.select(Issue).filter_by(no=no)).assigned_deputy.name == "王芳"

@@ -25,6 +25,11 @@ def dashboard():
         "stations": [{"name": s.name, "received": s.received, "resolved": s.resolved} for s in board.stations],
         "clocks": board.clocks,
     }
+    # The queue as the dashboard is narrowed: its links (超期 N, the received, the resolved) show
+    # the issues behind the figure. The queue knows stations, not regions.
+    queue_args = {"station": station_id} if station_id else {}
+    period_args = queue_args | {"from": start.isoformat(), "to": end.isoformat()}
     return render_template("console/dashboard.html", board=board, charts=charts, station_id=station_id,
+                           queue_args=queue_args, period_args=period_args,
                            region_code=region_code, stations=forms.station_choices(g.staff),
                            regions=forms.region_choices(g.staff))

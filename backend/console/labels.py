@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import g
 
@@ -32,7 +33,16 @@ def _is_admin() -> bool:
     return staff is not None and staff.has(Role.region_admin)
 
 
+def percent(value: float | None) -> str:
+    """A rate (a fraction, 4 decimals: stats.py) as a percentage rounded half up to 0.1% — as the
+    page says (0.7775 → 77.8%, where binary floating point could give 77.7%)."""
+    if value is None:
+        return "—"
+    return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
 bp.add_app_template_filter(beijing, "beijing")
+bp.add_app_template_filter(percent, "percent")
 bp.app_context_processor(lambda: {"event_labels": EVENT_LABELS, "role_labels": ROLE_LABELS,
                                   "rating_labels": RATING_LABELS, "is_admin": _is_admin()})
 

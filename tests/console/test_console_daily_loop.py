@@ -155,3 +155,51 @@ def test_a_station_manager_lands_on_the_to_do_page(client, scene):
 
     assert sign_in(client, "dipu-manager").headers["Location"] == "/console/todo"
     assert sign_in(client, "anji-admin").headers["Location"] == "/console/"
+
+
+# --- the dashboard's figures add up on screen ---------------------------------------------------
+
+def test_the_dashboard_shows_the_terms_of_each_rate(client, scene):
+    import json
+
+    from tests.factories import staff_login
+    from tests.factories import auth as bearer
+
+    signed_in(client, "anji-admin")
+    html = client.get("/console/?from=2026-08-01&to=2026-11-20").get_data(as_text=True)
+    stats = client.get("/api/v1/manage/stats?from=2026-08-01&to=2026-11-20",
+                       headers=bearer(staff_login(client, "anji-admin")["token"])).get_json()["stats"]
+    figure = dict(re.findall(r'data-figure="(\w+)"[^>]*>([^<]+)<', html))
+    terms = {name: re.sub(r"\s+", " ", text) for name, text in re.findall(r'data-terms="(\w+)">([^<]+)<', html)}
+    assert figure["rejected"] == "1"  # rejected-oct: why the rate is not resolved ÷ received
+    resolved, received, rejected, pending = (int(n) for n in re.findall(
+        r"\d+", terms["resolution_rate"].replace("办结", "").replace("收集", "")))
+    assert (received, resolved) == (stats["received"], stats["resolved"])
+    assert figure["resolution_rate"] == f"{resolved / (received - rejected - pending) * 100:.1f}%"
+    assert terms["resolution_rate"] == f"办结 {resolved} ÷（收集 {received} − 不予受理 {rejected} − 待审核 {pending}）"
+    assert re.fullmatch(r"满意和基本满意 \d+ ÷ 评价 \d+", terms["satisfaction_rate"])
+    assert re.fullmatch(r"到岗 \d+ ÷ 排班 \d+ 天次", terms["attendance_rate"])
+    assert "四舍五入保留一位小数" in html
+    # 超期 is the live chart's red, and its link lists exactly those.
+    clocks = json.loads(re.search(r'id="chart-data">([^<]+)<', html).group(1))["clocks"]
+    assert int(figure["overdue_now"]) == clocks["red"] == 2 and figure["overdue"] == str(stats["overdue"])
+    link = re.search(r'href="([^"]+)" data-link="overdue"', html).group(1).replace("&amp;", "&")
+    assert len(re.findall(r'<tr data-no="', client.get(link).get_data(as_text=True))) == clocks["red"]
+
+
+def test_the_dashboards_links_keep_its_filters(client, scene):
+    signed_in(client, "anji-admin")
+    station = scene.stations["b"]
+    html = client.get(f"/console/?from=2026-09-01&to=2026-11-20&station={station}").get_data(as_text=True)
+    links = {name: href.replace("&amp;", "&") for href, name in re.findall(r'href="([^"]+)" data-link="(\w+)"', html)}
+    assert links["overdue"] == f"/console/issues?clock=red&station={station}"
+    assert links["received"] == f"/console/issues?station={station}&from=2026-09-01&to=2026-11-20"
+    assert f'href="/console/issues?clock=yellow&amp;station={station}"' in html
+    received = re.search(r'data-figure="received">(\d+)<', html).group(1)
+    assert len(re.findall(r'<tr data-no="', client.get(links["received"]).get_data(as_text=True))) == int(received)
+
+
+def test_percentages_are_rounded_half_up():
+    from backend.console.labels import percent
+
+    assert (percent(0.0285), percent(0.7778), percent(None), percent(1.0)) == ("2.9%", "77.8%", "—", "100.0%")

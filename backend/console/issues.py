@@ -112,7 +112,7 @@ def queue_url() -> str:
 
 @bp.post("/issues/assign")
 def bulk_assign():
-    nos = request.form.getlist("no")[:MAX_BULK + 1]
+    nos = list(dict.fromkeys(request.form.getlist("no")))[:MAX_BULK + 1]  # a number ticked twice is one issue
     if len(nos) > MAX_BULK:
         raise InvalidInput({"no": f"一次最多分派 {MAX_BULK} 件"})
     deputy_id = request.form.get("deputy_id", "")

@@ -142,8 +142,10 @@ def _csrf_ok() -> bool:
 
 def _expired_form(form):
     back = _form_page()
+    # Never a password (a staff account's form): it would sit in the page and the browser's storage.
     draft = {} if form is None else {
-        name: value for name, value in form.items(multi=False) if name != "csrf_token" and value}
+        name: value for name, value in form.items(multi=False)
+        if name != "csrf_token" and "password" not in name and value}
     return render_template("console/login.html", next=back, draft=draft, draft_action=request.path,
                            error="登录已超时，请重新登录。" + (
                                "您刚才输入的内容已保留，登录后将回到原页面，请核对后再次提交。" if draft

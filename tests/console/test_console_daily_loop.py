@@ -85,9 +85,10 @@ def test_bulk_assignment_is_all_or_nothing(app, client, scene):
         assert db.session.scalar(db.select(db.func.count(IssueEvent.id)).filter_by(kind="assigned")) == 0
         assert not db.session.scalar(db.select(Issue).filter_by(no=a_issues[0])).assigned_deputy_id
     response = client.post("/console/issues/assign", data={
-        "csrf_token": token, "deputy_id": str(scene.deputies["wang"]), "no": a_issues})
-    assert "已将 2 件意见建议分派给王芳" in text_of(client.get(response.headers["Location"]))
+        "csrf_token": token, "deputy_id": str(scene.deputies["wang"]), "no": [*a_issues, a_issues[0]]})
+    assert "已将 2 件意见建议分派给王芳" in text_of(client.get(response.headers["Location"]))  # ticked twice: once
     with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(IssueEvent.id)).filter_by(kind="assigned")) == 2
         for no in a_issues:
             issue = db.session.scalar(db.select(Issue).filter_by(no=no))
             assert issue.assigned_deputy_id == scene.deputies["wang"] and issue.events[-1].kind == "assigned"

@@ -150,6 +150,16 @@ def test_a_form_sent_after_the_idle_time_comes_back_with_what_was_typed(app, cli
     assert response.headers["Location"] == f"/console/issues/{no}"
 
 
+def test_a_password_sent_after_the_idle_time_is_not_kept(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    with client.session_transaction("/console/") as session:
+        session["seen"] -= app.config["CONSOLE_IDLE_MINUTES"] * 60 + 1
+    response = client.post("/console/staff", data={"csrf_token": token, "username": "new-clerk",
+                                                  "password": "Very-secret-9"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401 and "new-clerk" in page and "Very-secret-9" not in page
+
+
 def test_a_form_of_another_site_after_the_idle_time_carries_nothing(app, client, scene):
     signed_in(client, "anji-admin")
     no = scene.issues["replied-oct"]

@@ -181,6 +181,11 @@ def test_the_dashboard_shows_the_terms_of_each_rate(client, scene):
     assert re.fullmatch(r"满意和基本满意 \d+ ÷ 评价 \d+", terms["satisfaction_rate"])
     assert re.fullmatch(r"到岗 \d+ ÷ 排班 \d+ 天次", terms["attendance_rate"])
     assert "四舍五入保留一位小数" in html
+    # The ranking is the roll-ups' (today's submission is not in it): it says so, since its
+    # stations' 收集 add up to less than the headline's.
+    ranked = sum(int(n) for n in re.findall(r"<tr><td>[^<]+</td><td>(\d+)</td>", html.split("联络站排行 <small")[1]
+                                                                            .split("</table>")[0]))
+    assert ranked == received - 1 and "今天收到的尚未计入" in html
     # 超期 is the live chart's red, and its link lists exactly those.
     clocks = json.loads(re.search(r'id="chart-data">([^<]+)<', html).group(1))["clocks"]
     assert int(figure["overdue_now"]) == clocks["red"] == 2 and figure["overdue"] == str(stats["overdue"])

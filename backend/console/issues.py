@@ -90,6 +90,8 @@ def queue():
                            if value and key in _QUEUE_KEYS} | ({"page": str(page)} if page > 1 else {})
     today = clock.beijing_today()
     choices = forms.station_choices(g.staff)
+    # The deputies of one station (the filtered one, or a manager's only one): a page's queries
+    # must not grow with the number of stations in scope.
     bulk_stations = [s for s in choices if str(s.id) == request.args.get("station")] or choices
     return render_template(
         "console/issues.html", issues=[issue_summary(i, g.staff) for i in issues], total=total, page=page,
@@ -97,12 +99,9 @@ def queue():
         statuses=STATUS_LABEL, colours=COLOUR_LABEL, categories=reference_data.list_categories(),
         stations=choices, export_url=url_for("console.queue_xlsx", **args),
         bulk_deputies=[(station, stations.station_deputies(station, today)) for station in bulk_stations]
-        if len(bulk_stations) <= BULK_STATION_CHOICES else [])
+        if len(bulk_stations) == 1 else [])
 
 
-# Deputies offered for a bulk assignment, by station: a county admin's hundreds of stations
-# would make a list nobody can use; they narrow the queue to a station first.
-BULK_STATION_CHOICES = 20
 
 
 def queue_url() -> str:

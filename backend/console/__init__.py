@@ -22,6 +22,7 @@ def init_console(app: Flask) -> None:
         signin,
         staff,
         stations,
+        todo,
     )
     from backend.console.blueprint import bp
 

@@ -80,6 +80,9 @@ def error_text(error) -> str:
     """An ApiError as one line for a flash message: its message and each field's complaint."""
     fields = (getattr(error, "details", None) or {}).get("fields") or {}
     extra = "；".join(str(v) for v in fields.values() if v and str(v) not in error.message)
+    # A refusal of several things at once (a bulk assignment) names each and why.
+    each = (getattr(error, "details", None) or {}).get("issues") or {}
+    extra = "；".join([extra] * bool(extra) + [f"{no}：{why}" for no, why in each.items()])
     return f"{error.message}（{extra}）" if extra else error.message
 
 
@@ -96,5 +99,5 @@ def attempt(action, success: str, failure: str = ""):
             raise
         flash(failure + error_text(error), "error")
         return None
-    flash(success, "success")
+    flash(success(result) if callable(success) else success, "success")
     return result

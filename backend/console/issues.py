@@ -3,13 +3,14 @@ and the filtered queue as the Excel ledger (台账). Filters are parsed by the A
 schema and run by `issue_queue`, so the console and `/api/v1/manage/issues` cannot disagree."""
 from __future__ import annotations
 
-from flask import Response, g, redirect, render_template, request, url_for
+from flask import Response, g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from backend import clock
 from backend.console import forms
 from backend.console.blueprint import bp
+from backend.console.security import safe_next
 from backend.errors import InvalidInput, NotFound
 from backend.services.issues import issue_flow, issue_queue
 from backend.services.issues.issue_schemas import (
@@ -49,7 +50,14 @@ VERBS = {
                           lambda issue, actor, body: issue_flow.record_department_result(issue, actor, body.content)),
     "resolve": ("办结", ResolveIn, lambda issue, actor, body: issue_flow.resolve_issue(issue, actor, body.summary)),
     "assign": ("分派", AssignIn, lambda issue, actor, body: issue_flow.reassign_issue(issue, actor, _deputy(body))),
+    "urge": ("催办", None, lambda issue, actor, body: issue_flow.urge_issue(issue, actor)),
 }
+# The queue's filters of this session, so that "back to the list" (from an issue, after a move
+# or a bulk assignment) returns to the same filtered page.
+QUEUE_ARGS = "queue_args"
+# Filters the queue knows (a session cookie is no place for whatever a URL carried).
+_QUEUE_KEYS = ("status", "category", "station", "clock", "from", "to", "q", "deputy", "escalated", "page")
+MAX_BULK = 100
 COLOUR_LABEL = {"green": "绿（正常）", "yellow": "黄（将超期）", "red": "红（已超期）"}
 
 
@@ -78,11 +86,45 @@ def queue():
     issues = db.session.scalars(select_issues.options(*PAGE_LOADS).limit(PER_PAGE)
                                 .offset((page - 1) * PER_PAGE)).unique().all()
     args = {key: value for key, value in request.args.items() if value and key != "page"}
+    session[QUEUE_ARGS] = {key: value[:100] for key, value in request.args.items()
+                           if value and key in _QUEUE_KEYS} | ({"page": str(page)} if page > 1 else {})
+    today = clock.beijing_today()
+    choices = forms.station_choices(g.staff)
+    # The deputies of one station (the filtered one, or a manager's only one): a page's queries
+    # must not grow with the number of stations in scope.
+    bulk_stations = [s for s in choices if str(s.id) == request.args.get("station")] or choices
     return render_template(
         "console/issues.html", issues=[issue_summary(i, g.staff) for i in issues], total=total, page=page,
         pages=max(1, -(-min(total, COUNT_CAP) // PER_PAGE)), capped=total > COUNT_CAP, args=args,
         statuses=STATUS_LABEL, colours=COLOUR_LABEL, categories=reference_data.list_categories(),
-        stations=forms.station_choices(g.staff), export_url=url_for("console.queue_xlsx", **args))
+        stations=choices, export_url=url_for("console.queue_xlsx", **args),
+        bulk_deputies=[(station, stations.station_deputies(station, today)) for station in bulk_stations]
+        if len(bulk_stations) == 1 else [])
+
+
+
+
+def queue_url() -> str:
+    """The queue as this session last showed it (its filters and page)."""
+    return url_for("console.queue", **session.get(QUEUE_ARGS, {}))
+
+
+@bp.post("/issues/assign")
+def bulk_assign():
+    nos = list(dict.fromkeys(request.form.getlist("no")))[:MAX_BULK + 1]  # a number ticked twice is one issue
+    if len(nos) > MAX_BULK:
+        raise InvalidInput({"no": f"一次最多分派 {MAX_BULK} 件"})
+    deputy_id = request.form.get("deputy_id", "")
+    actor = issue_flow.staff_actor(g.staff)
+
+    def assign():
+        deputy = _deputy(validate(AssignIn, {"deputy_id": deputy_id}))
+        issue_flow.reassign_issues([issue_queue.access_managed_issue(g.staff, no) for no in nos], actor, deputy)
+        return deputy
+
+    forms.attempt(assign, lambda deputy: f"已将 {len(nos)} 件意见建议分派给{deputy.name}：{'、'.join(nos)}",
+                  failure="批量分派未成功：")
+    return redirect(queue_url())
 
 
 @bp.get("/issues.xlsx")
@@ -100,11 +142,13 @@ def issue_page(no: str):
     issue = issue_queue.access_managed_issue(g.staff, no)
     verbs = issue_flow.staff_verbs(issue)
     today = clock.beijing_today()
+    if issue.assigned_deputy_id is None:
+        verbs = [verb for verb in verbs if verb != "urge"]  # nobody to urge: 分派 first
     # Image links on the console's own root: its CSP allows images from 'self' only, and it may
     # be served on another address than PUBLIC_BASE_URL (an intranet one, the dev server).
     detail = issue_detail(issue, g.staff, media_base=request.script_root)
     return render_template(
-        "console/issue.html", issue=detail, verbs=verbs, labels=VERBS,
+        "console/issue.html", issue=detail, verbs=verbs, labels=VERBS, back=queue_url(),
         deputies=stations.station_deputies(issue.station, today) if "assign" in verbs else [],
         departments=[d for d, _ in reference_data.list_departments(g.staff)] if "transfer" in verbs else [],
         today=today)
@@ -119,7 +163,8 @@ def act(no: str, verb: str):
     forms.attempt(lambda: apply(issue, issue_flow.staff_actor(g.staff),
                                 validate(schema, _form_fields(schema)) if schema else None),
                   f"已{label}：{issue.no}", failure=f"{label}未成功：")
-    return redirect(url_for("console.issue_page", no=no))
+    # A move made from another page (催办 on the to-do page) goes back there.
+    return redirect(safe_next(url_for("console.issue_page", no=no)))
 
 
 def _form_fields(schema) -> dict:

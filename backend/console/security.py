@@ -35,7 +35,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 
 from backend.auth import Caller, identify
@@ -62,13 +62,31 @@ def init_security(app: Flask) -> None:
     """The app-wide part (the blueprint's hooks are set below, once, when this module loads)."""
     # A path under /console that matches no page belongs to no blueprint: the app's JSON handler
     # would answer it. People typing a console address get a page.
-    json_not_found = app.error_handler_spec[None][None].get(HTTPException)
+    json_not_found = json_handler = app.error_handler_spec[None][None].get(HTTPException)
 
     @app.errorhandler(WerkzeugNotFound)
     def _not_found(error):
         if request.path.startswith(bp.url_prefix + "/"):
-            return _http_error_page(error)
+            return _routing_error_page(error)
         return json_not_found(error) if json_not_found else error_response(NotFound())
+
+    # The same for a known console address asked with a method it does not take (a GET of a
+    # form's POST-only address, from a bookmark or an old sign-in link): a page, never JSON.
+    @app.errorhandler(MethodNotAllowed)
+    def _method_not_allowed(error):
+        if request.path.startswith(bp.url_prefix + "/"):
+            return _routing_error_page(error)
+        return json_handler(error) if json_handler else error_response(ApiError("不支持该请求方法"))
+
+    def _routing_error_page(error):
+        # Routing failed before the blueprint's hooks ran: find who is signed in here, so the
+        # page keeps its navigation bar.
+        if "staff" not in g:
+            try:
+                g.staff = _signed_in()
+            except (ApiError, SQLAlchemyError):
+                g.staff = None
+        return _http_error_page(error)
 
 
 def csrf_token() -> str:
@@ -105,16 +123,65 @@ def _before():
     if request.endpoint in _UPLOAD_LIMITS:
         # Before anything reads the form (the CSRF check below does).
         request.max_content_length = _UPLOAD_LIMITS[request.endpoint]
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-        expected = session.get("csrf")
-        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-            abort(400, description="页面已过期，请刷新页面后重试")
+    posted = request.method not in ("GET", "HEAD", "OPTIONS")
+    # Checked before the session is looked at: an idle session is cleared by that look, and a
+    # form sent from a page of the expired session still carries its genuine token.
+    token_ok = not posted or _csrf_ok()
     if request.endpoint in PUBLIC:
+        if not token_ok:
+            abort(400, description="页面已过期，请刷新页面后重试")
         return None
     g.staff = _signed_in()
     if g.staff is None:
+        if request.endpoint == "console.logout":
+            return redirect(url_for("console.login"))  # signed out already: nothing to refuse
+        if posted:
+            # A form sent after the session ended (typically a long reply typed past the idle
+            # time): sign in again, then back on the page the form was on — never its POST-only
+            # address — with what was typed. Only a form of this session (its token checked)
+            # has its fields carried; another site's form gets nothing filled in.
+            return _expired_form(request.form if token_ok else None)
         return redirect(url_for("console.login", next=_local_path(request.full_path)))
+    if not token_ok:
+        abort(400, description="页面已过期，请刷新页面后重试")
+    return None
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _expired_form(form):
+    back = _form_page()
+    # Never a password (a staff account's form): it would sit in the page and the browser's storage.
+    draft = {} if form is None else {
+        name: value for name, value in form.items(multi=False)
+        if name != "csrf_token" and "password" not in name and value}
+    return render_template("console/login.html", next=back, draft=draft, draft_action=request.path,
+                           error="登录已超时，请重新登录。" + (
+                               "您刚才输入的内容已保留，登录后将回到原页面，请核对后再次提交。" if draft
+                               else "登录后将回到原页面，请重新提交。")), 401
+
+
+def _form_page() -> str | None:
+    """The console page a posted form was on: the Referer when it is ours, else the page the
+    form's address sits under (`/console/issues/<no>/reply` → `/console/issues/<no>`)."""
+    referer = urlsplit(request.referrer or "")
+    if referer.netloc == request.host:
+        back = _local_path(referer.path + ("?" + referer.query if referer.query else ""))
+        if back:
+            return back
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    path = request.path.rstrip("/")
+    while "/" in path.strip("/"):
+        path = path.rsplit("/", 1)[0]
+        try:
+            adapter.match(path, method="GET")
+            return path
+        except HTTPException:
+            continue
     return None
 
 

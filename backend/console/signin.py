@@ -10,7 +10,7 @@ from backend.client_address import client_address
 from backend.console.security import STAFF_ROLES, safe_next, sign_in, sign_out
 from backend.errors import AccountLocked, ApiError, RateLimited
 from backend.services.accounts import signin
-from models import db
+from models import Role, db
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -34,7 +34,9 @@ def login():
         return render_template("console/login.html", error="该账号没有工作台权限", username=username), 403
     sign_in(caller)
     db.session.commit()
-    return redirect(safe_next(url_for("console.dashboard")))
+    # A station manager's day starts from what waits for them; a region admin's from the figures.
+    landing = "console.dashboard" if caller.has(Role.region_admin) else "console.todo"
+    return redirect(safe_next(url_for(landing)))
 
 
 @bp.post("/logout")

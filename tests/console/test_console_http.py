@@ -133,6 +133,71 @@ def test_a_session_ends_after_the_idle_time(app, client, scene):
     assert client.get("/console/").status_code == 302
 
 
+def test_a_form_sent_after_the_idle_time_comes_back_with_what_was_typed(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    no = scene.issues["replied-oct"]
+    with client.session_transaction("/console/") as session:
+        session["seen"] -= app.config["CONSOLE_IDLE_MINUTES"] * 60 + 1
+    reply = "已联系卫生院，周三起延长门诊时间到晚上八点。"
+    response = client.post(f"/console/issues/{no}/reply", data={"csrf_token": token, "content": reply,
+                                                                "public": "on"})
+    # The sign-in page, told why, carrying the text; back to the issue, not to the POST-only URL.
+    assert response.status_code == 401 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "登录已超时" in page and reply in page and "csrf_token" not in page.split('id="kept-draft"')[1][:200]
+    assert f'name="next" value="/console/issues/{no}"' in page
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(Issue).filter_by(no=no, status="replied")) == 1
+    response = client.post("/console/login", data={"username": "anji-admin", "password": PASSWORD,
+                                                   "csrf_token": csrf_of(response), "next": f"/console/issues/{no}"})
+    assert response.headers["Location"] == f"/console/issues/{no}"
+
+
+def test_a_password_sent_after_the_idle_time_is_not_kept(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    with client.session_transaction("/console/") as session:
+        session["seen"] -= app.config["CONSOLE_IDLE_MINUTES"] * 60 + 1
+    response = client.post("/console/staff", data={"csrf_token": token, "username": "new-clerk",
+                                                  "password": "Very-secret-9"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 401 and "new-clerk" in page and "Very-secret-9" not in page
+
+
+def test_a_form_of_another_site_after_the_idle_time_carries_nothing(app, client, scene):
+    signed_in(client, "anji-admin")
+    no = scene.issues["replied-oct"]
+    with client.session_transaction("/console/") as session:
+        session["seen"] -= app.config["CONSOLE_IDLE_MINUTES"] * 60 + 1
+    response = client.post(f"/console/issues/{no}/reply", data={"csrf_token": "forged", "content": "植入的内容"})
+    assert response.status_code == 401 and "植入的内容" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/console/issues/{no}/reply"), ("GET", "/console/logout"),
+                                          ("PUT", "/console/issues"), ("DELETE", "/console/issues/{no}")])
+def test_a_method_a_console_address_does_not_take_is_a_page(client, scene, method, path):
+    signed_in(client, "anji-admin")
+    response = client.open(path.format(no=scene.issues["replied-oct"]), method=method)
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert "不支持的操作" in text_of(response) and "退出" in text_of(response)  # the navigation bar stays
+
+
+def test_the_expired_token_page_keeps_the_navigation_bar(client, scene):
+    signed_in(client, "anji-admin")
+    response = client.post(f"/console/issues/{scene.issues['pending']}/release", data={"csrf_token": "stale"})
+    assert response.status_code == 400 and "页面已过期" in text_of(response) and "意见建议" in text_of(response)
+
+
+def test_signing_out_of_an_ended_session(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    with client.session_transaction("/console/") as session:
+        session["seen"] -= app.config["CONSOLE_IDLE_MINUTES"] * 60 + 1
+    response = client.post("/console/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/console/login"
+    client.get("/console/login")
+    response = client.post("/console/logout", data={})  # from a tab left open: no token any more
+    assert response.status_code == 302 and response.headers["Location"] == "/console/login"
+
+
 def test_signing_out(client, scene):
     token = signed_in(client, "anji-admin")
     assert client.post("/console/logout", data={"csrf_token": token}).status_code == 302
@@ -342,6 +407,17 @@ def test_assign_to_a_deputy_of_the_station_only(client, scene):
     assert "不属于本联络站" in text_of(client.get(response.headers["Location"]))
     client.post(f"/console/issues/{no}/assign", data={"csrf_token": token, "deputy_id": str(scene.deputies["wang"])})
     assert "王芳" in text_of(client.get(f"/console/issues/{no}"))
+
+
+def test_accepting_after_assigning_keeps_the_assignee(app, client, scene):
+    token = signed_in(client, "anji-admin")
+    no = scene.issues["overdue-accept"]  # addressed to nobody
+    client.post(f"/console/issues/{no}/assign", data={"csrf_token": token, "deputy_id": str(scene.deputies["wang"])})
+    client.post(f"/console/issues/{no}/accept", data={"csrf_token": token})
+    with app.app_context():
+        issue = db.session.scalar(db.select(Issue).filter_by(no=no))
+        assert issue.status.value == "accepted" and issue.assigned_deputy_id == scene.deputies["wang"]
+        assert [e.kind for e in issue.events][-2:] == ["assigned", "accepted"]
 
 
 def test_unknown_moves_and_issues(client, scene):

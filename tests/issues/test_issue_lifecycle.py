@@ -168,6 +168,15 @@ def test_addressed_deputy_gets_it_whoever_accepts(client, world):
     assert issue["assigned_deputy"]["name"] == "李代表"
 
 
+def test_accepting_keeps_the_deputy_staff_assigned(client, world):
+    # Staff assigned the issue before anyone accepted it: accepting (by another deputy of the
+    # station, or by staff) must not take it from the deputy who was told it is theirs.
+    no = submit(client, world).get_json()["issue"]["no"]
+    act(client, world, "manager", no, "assign", {"deputy_id": world["ids"]["colleague"]}, prefix="manage")
+    issue = act(client, world, "deputy", no, "accept").get_json()["issue"]
+    assert issue["status"] == "accepted" and issue["assigned_deputy"]["name"] == "李代表"
+
+
 def test_addressed_deputy_must_belong_to_the_station(client, world):
     response = submit(client, world, deputy_id=world["ids"]["outsider"])
     assert response.status_code == 400 and "deputy_id" in response.get_json()["error"]["details"]["fields"]

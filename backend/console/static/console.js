@@ -94,8 +94,46 @@
     });
   }
 
+  // A form sent after the session ended comes back as the sign-in page carrying what was typed
+  // (#kept-draft); it waits in sessionStorage until the page the form was on is shown again,
+  // and is put back into that form — never submitted by itself.
+  var DRAFT_KEY = "console-kept-draft";
+
+  function keepDraft() {
+    var source = document.getElementById("kept-draft");
+    if (!source) { return; }
+    try { window.sessionStorage.setItem(DRAFT_KEY, source.textContent); } catch (e) { /* storage off */ }
+  }
+
+  function restoreDraft() {
+    var saved;
+    try { saved = window.sessionStorage.getItem(DRAFT_KEY); } catch (e) { return; }
+    if (!saved) { return; }
+    var draft = JSON.parse(saved);
+    var form = Array.prototype.find.call(document.querySelectorAll("form[method=post]"), function (f) {
+      return new URL(f.action, window.location.href).pathname === draft.action;
+    });
+    if (!form) { return; }
+    window.sessionStorage.removeItem(DRAFT_KEY);
+    Object.keys(draft.fields).forEach(function (name) {
+      var field = form.elements.namedItem(name);
+      if (!field) { return; }
+      if (field.type === "checkbox") { field.checked = true; } else { field.value = draft.fields[name]; }
+    });
+    var notice = document.createElement("p");
+    notice.className = "flash warning";
+    notice.setAttribute("role", "status");
+    notice.textContent = "已恢复登录超时前输入的内容，请核对后再次提交。";
+    form.insertBefore(notice, form.firstChild);
+    var first = form.querySelector("textarea, input:not([type=hidden]), select");
+    if (first) { first.focus(); }
+    form.scrollIntoView({ block: "center" });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts();
     confirmDanger();
+    keepDraft();
+    restoreDraft();
   });
 }());

@@ -52,6 +52,7 @@ TEMPLATE = "issue_escalation"
 DIGEST_TEMPLATE = "manager_digest"
 DEPUTY_TIP = {"yellow": "即将到期，请尽快办理", "red": "已超期，请立即办理"}
 MANAGER_TIP = {"yellow": "即将到期，请尽快办理", "red": "本站意见建议已超期"}
+URGE_TIP = "站长催办，请尽快办理"
 DEPUTY_PAGE = "pages/deputy/issue?no={no}"
 MANAGER_PAGE = "pages/manage/issue?no={no}"
 # Nobody is woken by a reminder: one planned before this waits for it.
@@ -190,6 +191,23 @@ def _reminder(issue: Clocked, recipient: Recipient, role: str, tip: str, page: s
             "station_id": issue.station_id,
             "data": data, "openid": recipient.openid, "page": page.format(no=issue.no),
             "not_before": not_before, "expires_at": expires_at}
+
+
+def plan_urge(issue: Issue, deputy: Deputy, event) -> None:
+    """The 催办 message of `event` (an `urged` timeline event) to `deputy`, planned with it: the
+    督办 reminder's template, the tip saying staff urged it. Its cause names the event, so each
+    urge sends once."""
+    today = clock.beijing_today()
+    due = db.session.scalar(select(current_due_column()).where(Issue.id == issue.id))
+    openid = db.session.scalar(select(User.openid).where(User.id == deputy.user_id))
+    data = templates.message_data(TEMPLATE, {
+        "character_string1": templates.character_string(issue.no),
+        "thing2": templates.thing(f"{issue.category.name if issue.category else ''}：{issue.content[:CONTENT_PEEK]}"),
+        "date3": templates.date_value(due or issue.reply_due_on or today),
+        "thing4": templates.thing(URGE_TIP),
+    })
+    outbox.enqueue(deputy.user_id, TEMPLATE, f"issue:{issue.id}:urged:{event.id}", data, openid=openid,
+                   station_id=issue.station_id, page=DEPUTY_PAGE.format(no=issue.no))
 
 
 def _deputies_to_remind(issues: list[Clocked], today: date) -> dict[int, list[Recipient]]:

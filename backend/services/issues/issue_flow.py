@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from backend import clock
 from backend.errors import ApiError, Forbidden
-from backend.services.issues import issue_page_cache, notices
+from backend.services.issues import escalation, issue_page_cache, notices
 from backend.services.reference import regions, workdays
 from models import (
     OPEN_STATUSES,
@@ -39,6 +39,9 @@ S = IssueStatus
 # Issue 3: accept within 2 working days of submission, first reply within 7 of acceptance.
 ACCEPT_WITHIN_WORKDAYS = 2
 REPLY_WITHIN_WORKDAYS = 7
+# 催办: one reminder per issue within this time; more would only bury the first on the deputy's
+# phone (and spend their one-time subscribe grants).
+URGE_INTERVAL = timedelta(hours=2)
 # After this many unsatisfied ratings the issue is closed as unsatisfied (API.md).
 MAX_UNSATISFIED = 3
 # A resolved issue nobody rates is closed by the scheduler after this many days.
@@ -85,6 +88,7 @@ ALLOWED_FROM: dict[str, frozenset[IssueStatus]] = {
     "department_result": frozenset({S.transferred}),
     "resolve": frozenset({S.accepted, S.replied, S.transferred, S.reopened}),
     "assign": frozenset(set(S) - {S.closed, S.rejected}),
+    "urge": frozenset({S.accepted, S.replied, S.transferred, S.reopened}),
 }
 
 
@@ -164,12 +168,15 @@ def reject_issue(issue: Issue, actor: Actor, reason: str) -> None:
 def accept_issue(issue: Issue, actor: Actor) -> None:
     """受理: a deputy of the station or staff take the issue up.
 
-    It is assigned to the addressed deputy if the resident chose one, else to the accepting
-    deputy (staff accepting an unaddressed issue assign it later).
+    A deputy staff assigned it to before acceptance keeps it: they were told it is theirs, and
+    accepting must not leave it with nobody (or quietly with someone else). Otherwise it goes to
+    the addressed deputy if the resident chose one, else to the accepting deputy (staff
+    accepting an unassigned, unaddressed issue assign it later).
     """
     if not actor.is_staff and not _is_station_deputy(actor.deputy, issue.station_id, clock.beijing_today()):
         raise Forbidden("只有本站代表或工作人员可以受理")
-    assignee = issue.addressed_deputy_id or (actor.deputy.id if actor.deputy and not actor.is_staff else None)
+    assignee = (issue.assigned_deputy_id or issue.addressed_deputy_id
+                or (actor.deputy.id if actor.deputy and not actor.is_staff else None))
     reply_due = workdays.add_workdays(clock.beijing_today(), REPLY_WITHIN_WORKDAYS)
     _move(issue, actor, "accepted", ALLOWED_FROM["accept"], S.accepted, assigned_deputy_id=assignee,
           accepted_at=clock.now(), reply_due_on=reply_due.date,
@@ -261,6 +268,81 @@ def reassign_issue(issue: Issue, actor: Actor, deputy: Deputy) -> None:
     if not _is_station_deputy(deputy, issue.station_id, clock.beijing_today()):
         raise ApiError("该代表不属于本联络站", details={"fields": {"deputy_id": "不是本站代表"}})
     _move(issue, actor, "assigned", ALLOWED_FROM["assign"], None, note=deputy.name, assigned_deputy_id=deputy.id)
+
+
+class AssignRefused(ApiError):
+    """A bulk assignment refused whole: nothing was assigned; `details.issues` says why for each
+    issue that could not be."""
+
+    status, code = 400, "invalid_input"
+
+
+def reassign_issues(issues: list[Issue], actor: Actor, deputy: Deputy) -> None:
+    """Staff hand several issues to one deputy, all or nothing: each through `reassign_issue`
+    (its own event and notices), each in a savepoint so that one refusal is told while the
+    others are still tried; any refusal undoes them all.
+
+    :raise 400 invalid_input: none selected, or some refused (`details.issues`: no → reason).
+    """
+    _require_staff(actor)
+    if not issues:
+        raise ApiError("请先勾选要分派的意见建议", details={"fields": {"issues": "未选择"}})
+    refused: dict[str, str] = {}
+    outer = db.session.begin_nested()
+    for issue in issues:
+        step = db.session.begin_nested()
+        try:
+            reassign_issue(issue, actor, deputy)
+            step.commit()
+        except InvalidTransition:
+            step.rollback()
+            refused[issue.no] = "已结案或不予受理，不能分派"
+        except ApiError as error:
+            step.rollback()
+            refused[issue.no] = error.message
+    if refused:
+        outer.rollback()
+        raise AssignRefused(f"共 {len(issues)} 件，其中 {len(refused)} 件不能分派给{deputy.name}，全部未分派",
+                            details={"issues": refused})
+    outer.commit()
+
+
+def urge_issue(issue: Issue, actor: Actor) -> IssueEvent:
+    """催办: staff remind the deputy who holds an open issue to act, by a subscribe message
+    (planned in the outbox with the event), recorded in the timeline; once per URGE_INTERVAL.
+
+    :raise 400 invalid_input: nobody holds the issue, or its deputy cannot receive messages.
+    :raise 409 urged_recently: urged less than URGE_INTERVAL ago.
+    :raise 409 invalid_transition: the issue is not open (nothing to urge).
+    """
+    _require_staff(actor)
+    if issue.status not in ALLOWED_FROM["urge"]:
+        raise InvalidTransition()
+    deputy = issue.assigned_deputy
+    if deputy is None or deputy.retired_at is not None:
+        raise ApiError("该意见建议没有承办代表，请先分派代表再催办")
+    if deputy.user_id is None:
+        raise ApiError(f"{deputy.name}尚未绑定微信，无法发送催办提醒，请电话联系")
+    # The issue's row locked first: of two urges at once the second waits here, then sees the
+    # first's event (a statement after the lock reads what was committed meanwhile).
+    db.session.execute(select(Issue.id).where(Issue.id == issue.id).with_for_update())
+    since = clock.now() - URGE_INTERVAL
+    last = db.session.scalar(select(IssueEvent.created_at).where(
+        IssueEvent.issue_id == issue.id, IssueEvent.kind == "urged", IssueEvent.created_at > since)
+        .order_by(IssueEvent.created_at.desc()).limit(1))
+    if last is not None:
+        minutes = int(URGE_INTERVAL.total_seconds() // 60)
+        raise UrgedRecently(f"已于 {last.astimezone(clock.BEIJING):%H:%M} 催办过，"
+                            f"{minutes // 60} 小时内不再重复催办")
+    _move(issue, actor, "urged", ALLOWED_FROM["urge"], None, note=deputy.name)
+    event = db.session.scalar(select(IssueEvent).where(IssueEvent.issue_id == issue.id, IssueEvent.kind == "urged")
+                              .order_by(IssueEvent.id.desc()).limit(1))
+    escalation.plan_urge(issue, deputy, event)
+    return event
+
+
+class UrgedRecently(ApiError):
+    status, code = 409, "urged_recently"
 
 
 # Not yet taken up: the resident's choice of deputy is all that ties the issue to them.

@@ -456,7 +456,7 @@ def figures_of(total: dict) -> dict:
         "received": total["received"], "accepted": total["accepted"], "resolved": done,
         "rejected": total["rejected"], "pending_review": total["pending_review"],
         "resolution_rate": rate(done, total["received"] - total["rejected"] - total["pending_review"]),
-        "ratings": total["ratings"],
+        "ratings": total["ratings"], "satisfied_ratings": total["satisfied"] + total["basically_satisfied"],
         "satisfaction_rate": rate(total["satisfied"] + total["basically_satisfied"], total["ratings"]),
         "overdue": total["overdue"], "open_issues": total["open_issues"], "check_ins": total["check_ins"],
         "duty_days_assigned": total["duty_assigned"], "duty_days_attended": total["duty_attended"],

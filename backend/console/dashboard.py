@@ -31,8 +31,8 @@ def dashboard():
     }
     args = {key: value for key, value in request.args.items() if value}
     # The queue as the dashboard is narrowed: its links (超期 N, the received, the resolved) show
-    # the issues behind the figure. The queue knows stations, not regions.
-    queue_args = {"station": station_id} if station_id else {}
+    # the issues behind the figure.
+    queue_args = {key: value for key, value in (("station", station_id), ("region", region_code)) if value}
     period_args = queue_args | {"from": start.isoformat(), "to": end.isoformat()}
     return render_template("console/dashboard.html", board=board, charts=charts, station_id=station_id,
                            queue_args=queue_args, period_args=period_args,

@@ -56,7 +56,7 @@ VERBS = {
 # or a bulk assignment) returns to the same filtered page.
 QUEUE_ARGS = "queue_args"
 # Filters the queue knows (a session cookie is no place for whatever a URL carried).
-_QUEUE_KEYS = ("status", "category", "station", "clock", "from", "to", "q", "deputy", "escalated", "page")
+_QUEUE_KEYS = ("status", "category", "station", "region", "clock", "from", "to", "q", "deputy", "escalated", "page")
 MAX_BULK = 100
 COLOUR_LABEL = {"green": "绿（正常）", "yellow": "黄（将超期）", "red": "红（已超期）"}
 
@@ -97,7 +97,7 @@ def queue():
         "console/issues.html", issues=[issue_summary(i, g.staff) for i in issues], total=total, page=page,
         pages=max(1, -(-min(total, COUNT_CAP) // PER_PAGE)), capped=total > COUNT_CAP, args=args,
         statuses=STATUS_LABEL, colours=COLOUR_LABEL, categories=reference_data.list_categories(),
-        stations=choices, export_url=url_for("console.queue_xlsx", **args),
+        stations=choices, regions=forms.region_choices(g.staff), export_url=url_for("console.queue_xlsx", **args),
         bulk_deputies=[(station, stations.station_deputies(station, today)) for station in bulk_stations]
         if len(bulk_stations) == 1 else [])
 

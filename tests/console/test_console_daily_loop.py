@@ -205,6 +205,26 @@ def test_the_dashboards_links_keep_its_filters(client, scene):
     assert len(re.findall(r'<tr data-no="', client.get(links["received"]).get_data(as_text=True))) == int(received)
 
 
+def test_the_dashboards_links_keep_its_region(client, scene):
+    """A region chosen on the dashboard narrows the queue its links open to the same stations,
+    so the number clicked is the number of issues listed."""
+    signed_in(client, "anji-admin")
+    community = "330523001001"  # 古城社区: station b only, not the township's station a
+    html = client.get(f"/console/?from=2026-01-01&to=2026-11-20&region={community}").get_data(as_text=True)
+    links = {name: href.replace("&amp;", "&") for href, name in re.findall(r'href="([^"]+)" data-link="(\w+)"', html)}
+    assert links["received"] == f"/console/issues?region={community}&from=2026-01-01&to=2026-11-20"
+    assert links["overdue"] == f"/console/issues?clock=red&region={community}"
+    received = int(re.search(r'data-figure="received">(\d+)<', html).group(1))
+    listed = client.get(links["received"]).get_data(as_text=True)
+    assert len(re.findall(r'<tr data-no="', listed)) == received
+    assert received < int(re.search(r'data-figure="received">(\d+)<', client.get(
+        "/console/?from=2026-01-01&to=2026-11-20").get_data(as_text=True)).group(1))
+    # The queue's own filter form offers the dashboard's regions and keeps the chosen one.
+    township = "330523001000"
+    assert f'<option value="{township}" selected>' in client.get(f"/console/issues?region={township}").get_data(
+        as_text=True)
+
+
 def test_percentages_are_rounded_half_up():
     from backend.console.labels import percent
 

@@ -109,6 +109,18 @@ def fields_of(response) -> dict:
     return error["details"]["fields"]
 
 
+def test_the_queue_narrowed_to_a_region_and_what_is_below_it(app, client, world):
+    town = make(app, "town", world, created_at=at(2026, 11, 2))
+    village = make(app, "village", world, created_at=at(2026, 11, 6))
+    make(app, "far", world, created_at=at(2026, 11, 7))
+    assert nos(get(client, world, "anji-admin", region="330523001001")) == [village]
+    assert nos(get(client, world, "anji-admin", region="330523001000")) == [village, town]
+    # A region outside one's scope shows nothing of it.
+    assert nos(get(client, world, "far-manager", region="330523000000")) == []
+    assert "region" in fields_of(get(client, world, "anji-admin", region="3305"))
+    assert fields_of(get(client, world, "anji-admin", region="330523999000"))["region"] == "未找到该区域"
+
+
 # --- scope ---
 
 def test_each_staff_member_sees_their_stations_or_region_newest_first(app, client, world):
@@ -466,7 +478,8 @@ def test_openapi_documents_the_queue_and_the_ledger(client):
     assert queue["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/IssuePage"}
     assert {p["name"] for p in queue["parameters"]} == {
-        "page", "per_page", "status", "category", "station", "deputy", "clock", "from", "to", "q", "escalated"}
+        "page", "per_page", "status", "category", "station", "region", "deputy", "clock", "from", "to", "q",
+        "escalated"}
     ledger = doc["paths"]["/api/v1/manage/issues.xlsx"]["get"]
     assert list(ledger["responses"]["200"]["content"]) == [XLSX_TYPE]
     assert "page" not in {p["name"] for p in ledger["parameters"]}

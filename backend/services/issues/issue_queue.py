@@ -32,7 +32,7 @@ from backend.services.issues import issue_access
 from backend.services.privacy import audit
 from backend.services.reference import workdays
 from backend.validation import MAX_ROW_ID
-from models import Category, Issue, IssueStatus, RatingScore, Station, Transfer, db
+from models import Category, Issue, IssueStatus, RatingScore, Region, Station, Transfer, db
 
 Colour = Literal["green", "yellow", "red"]
 
@@ -59,6 +59,8 @@ class QueueFilter:
     # A category's name, or its id written in digits.
     category: str | None = None
     station_id: int | None = None
+    # A region's 12-digit code: issues of the stations within it (the dashboard's region).
+    region_code: str | None = None
     # Addressed (点名) to this deputy or assigned (承办) to them.
     deputy_id: int | None = None
     clock: Colour | None = None
@@ -182,11 +184,21 @@ def access_managed_issue(caller: Caller, no: str) -> Issue:
     return issue
 
 
+def _in_region(code: str):
+    """Issues of the stations within the region `code` names; an unknown region holds none (the
+    caller's own scope is applied beside it, so no region reveals another's issues)."""
+    region = db.session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        raise InvalidInput({"region": "未找到该区域"})
+    return Issue.station_id.in_(select(Station.id).where(
+        Station.region_id.in_(select(Region.id).where(Region.code.startswith(region.scope_prefix)))))
+
+
 def queue_select(caller: Caller, filters: QueueFilter, *, today: date | None = None):
     """A select of the issues in the caller's queue matching `filters`: newest first, or the
     oldest due date first when filtering by clock colour.
 
-    :raise 400 invalid_input: an unknown category.
+    :raise 400 invalid_input: an unknown category or region.
     :raise 403 forbidden: the caller has no staff account.
     """
     where = [staff_scope(caller)]
@@ -196,6 +208,8 @@ def queue_select(caller: Caller, filters: QueueFilter, *, today: date | None = N
         where.append(Issue.category_id == _category_id(filters.category))
     if filters.station_id is not None:
         where.append(Issue.station_id == filters.station_id)
+    if filters.region_code is not None:
+        where.append(_in_region(filters.region_code))
     if filters.deputy_id is not None:
         where.append(or_(Issue.addressed_deputy_id == filters.deputy_id,
                          Issue.assigned_deputy_id == filters.deputy_id))

@@ -24,6 +24,8 @@ class QueueFilterQuery(FilterQuery):
                                description="状态，可多选，用英文逗号分隔：" + "、".join(_STATUS_NAMES))
     category: str | None = Field(default=None, max_length=32, description="分类名称或分类 id")
     station: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="联络站 id")
+    region: str | None = Field(default=None, pattern=r"^[0-9]{12}$", examples=["330523000000"],
+                               description="区域代码（12位统计用区划代码）：只看该区域内联络站的")
     deputy: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="代表 id：点名给该代表或由其承办的")
     clock: Literal["green", "yellow", "red"] | None = Field(
         default=None, description="三色督办：red 已超期，yellow 剩余不超过1个工作日，green 其余计时中的；按期限从早到晚排序")
@@ -64,7 +66,8 @@ class QueueFilterQuery(FilterQuery):
     def to_filter(self) -> QueueFilter:
         return QueueFilter(
             statuses=tuple(IssueStatus(name) for name in self.status.split(",")) if self.status else (),
-            category=self.category, station_id=self.station, deputy_id=self.deputy, clock=self.clock,
+            category=self.category, station_id=self.station, region_code=self.region, deputy_id=self.deputy,
+            clock=self.clock,
             created_from=self.date_from, created_to=self.date_to, q=self.q, escalated=self.escalated,
         )
 

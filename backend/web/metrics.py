@@ -9,6 +9,7 @@ gauges below are read from the database at each scrape and written by hand; the 
 Gauges:
   lianluozhan_outbox_messages{state}                 messages in each OutboxState (every state, 0s too)
   lianluozhan_outbox_unknown_messages                messages sent or not, nobody knows (never resent)
+  lianluozhan_outbox_unknown_undecided_messages      of those, the ones no region admin has decided on
   lianluozhan_outbox_oldest_due_seconds              how long the oldest due, unsent message has waited
   lianluozhan_scheduler_leader{holder}               1 for the process reported as leading ("host:pid")
   lianluozhan_scheduler_heartbeat_age_seconds        since the leader last checked its lock (+Inf: never)
@@ -25,9 +26,9 @@ none matched; method is GET/HEAD/POST/PUT/PATCH/DELETE/OPTIONS or `other`):
 Alerts an operator should set (Prometheus rules; the leader polls every 10 s by default):
   - No scheduler acting: `lianluozhan_scheduler_heartbeat_age_seconds > 120` for 2 minutes
     (critical: no reminders are planned and nothing is escalated).
-  - Messages of unknown fate: `lianluozhan_outbox_unknown_messages > 0` — or, once staff have
-    looked at the old ones, `increase(lianluozhan_outbox_unknown_messages[1h]) > 0` (warning:
-    a sender died mid-send; the console lists them for staff to check with the recipient).
+  - Messages of unknown fate waiting for a decision: `lianluozhan_outbox_unknown_undecided_messages > 0`
+    (warning: a sender died mid-send; the console's 提醒 page lists them for a region admin to
+    resend or close).
   - Senders stopped or behind: `lianluozhan_outbox_oldest_due_seconds > 600` for 5 minutes.
   - Nightly figures missing: `time() - lianluozhan_job_last_success_timestamp_seconds{job="rollup"}
     > 26 * 3600`; the same for `auto-close` (26 h), `reception-reminders` (1 h) and
@@ -82,6 +83,9 @@ def render(snap: monitoring.Snapshot) -> str:
     out.gauge("lianluozhan_outbox_unknown_messages",
               "Messages whose request went out with no answer back: maybe delivered, never resent.",
               [({}, snap.outbox_counts.get("unknown", 0))])
+    out.gauge("lianluozhan_outbox_unknown_undecided_messages",
+              "Unknown messages no region admin has yet decided to resend or close.",
+              [({}, snap.unknown_undecided)])
     out.gauge("lianluozhan_outbox_oldest_due_seconds",
               "Seconds the oldest due, unsent message has waited (0 when none is due).",
               [({}, snap.oldest_due_seconds)])

@@ -90,7 +90,19 @@ def test_outbox_counts_and_the_oldest_due_message(client, ctx):
         assert samples[("lianluozhan_outbox_messages", frozenset({("state", state.value)}))] == expected.get(
             state.value, 0)
     assert samples[("lianluozhan_outbox_unknown_messages", frozenset())] == 2
+    assert samples[("lianluozhan_outbox_unknown_undecided_messages", frozenset())] == 2
     assert samples[("lianluozhan_outbox_oldest_due_seconds", frozenset())] == 90
+
+
+def test_an_unknown_message_decided_on_no_longer_waits(client, ctx):
+    user_id = _user()
+    decided, waiting = (_message(user_id, n, OutboxState.unknown, NOW - timedelta(hours=1)) for n in (1, 2))
+    decided.decision, decided.decided_at = "not_resent", NOW
+    db.session.add_all([decided, waiting])
+    db.session.commit()
+    samples = parse(_get(client).get_data(as_text=True))
+    assert samples[("lianluozhan_outbox_unknown_messages", frozenset())] == 2
+    assert samples[("lianluozhan_outbox_unknown_undecided_messages", frozenset())] == 1
 
 
 def test_scheduler_lease_and_each_jobs_last_runs(client, ctx):

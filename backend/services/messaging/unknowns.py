@@ -13,7 +13,7 @@ audit entry in the same transaction.
 """
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from backend import clock
 from backend.errors import ApiError, NotFound
@@ -81,3 +81,9 @@ def resends_of(message_ids: list[int]) -> dict[int, OutboxMessage]:
         return {}
     return {m.resend_of_id: m for m in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.resend_of_id.in_(message_ids)))}
+
+
+def undecided_count() -> int:
+    """Unknown messages nobody has decided on yet: what an operator's alert should watch."""
+    return db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.state == OutboxState.unknown, OutboxMessage.decision.is_(None)))

@@ -41,6 +41,7 @@ class JobHealth:
 @dataclass(frozen=True)
 class Snapshot:
     outbox_counts: dict[str, int]  # every OutboxState, zeros included
+    unknown_undecided: int  # unknown messages no region admin has decided on yet
     oldest_due_seconds: float  # how long the oldest due, unsent message has waited; 0 if none
     leader: str | None
     heartbeat_age_seconds: float | None
@@ -52,6 +53,7 @@ def snapshot(now: datetime | None = None, table: tuple[Job, ...] = JOBS) -> Snap
     lease = db.session.get(SchedulerLease, LEASE_NAME)
     return Snapshot(
         outbox_counts=outbox.counts_by_state(),
+        unknown_undecided=unknowns.undecided_count(),
         oldest_due_seconds=oldest_due_seconds(now),
         leader=lease.holder if lease else None,
         heartbeat_age_seconds=max((now - lease.heartbeat_at).total_seconds(), 0.0) if lease else None,

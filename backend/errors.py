@@ -91,7 +91,7 @@ class UnsupportedMediaType(ApiError):
 
 
 class AccountLocked(ApiError):
-    status, code, message = 423, "account_locked", "密码错误次数过多，账号已临时锁定，请15分钟后再试"
+    status, code, message = 423, "account_locked", "从此网络地址输错密码次数过多，该账号在此处已临时锁定，请15分钟后再试或换用常用网络登录"
 
 
 class RateLimited(ApiError):

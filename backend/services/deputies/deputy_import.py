@@ -28,24 +28,21 @@ import io
 import logging
 import re
 import unicodedata
-import warnings
-import zipfile
-import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from backend import clock
+from backend import clock, excel_import
 from backend.auth import Caller
-from backend.errors import Forbidden, InvalidInput
+from backend.errors import Forbidden
+from backend.excel_import import cell_text
 from backend.permissions import station_scope_clause
 from backend.services.reference.reference_data import clean_name
 from models import Deputy, DeputyLevel, DeputySeat, Role, Station, StationMembership, db
@@ -139,10 +136,6 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 # Spreadsheet programs run a cell that starts with one of these as a formula; a deputy's name
 # is later written into exported ledgers.
 _FORMULA_LEADS = ("=", "+", "-", "@")
-# What openpyxl raises on a damaged or foreign file (found by feeding it corrupted workbooks):
-# the zip layer, the XML parser (ParseError is a SyntaxError), and its readers' own checks.
-_UNREADABLE = (zipfile.BadZipFile, zlib.error, InvalidFileException, SyntaxError, KeyError, IndexError,
-               ValueError, TypeError, NotImplementedError, EOFError, OSError)
 
 
 @dataclass(frozen=True)
@@ -175,7 +168,7 @@ def template_workbook() -> bytes:
     workbook = Workbook()
     roster = workbook.active
     roster.title = ROSTER_SHEET
-    _write_header(roster)
+    excel_import.write_header(roster, COLUMNS)
     roster.freeze_panes = "A2"
     last_row = MAX_ROWS + 1
     for index, column in enumerate(COLUMNS, start=1):
@@ -208,7 +201,7 @@ def template_workbook() -> bytes:
         row[-1].alignment = Alignment(wrap_text=True, vertical="top")
 
     example_sheet = workbook.create_sheet(EXAMPLE_SHEET)
-    _write_header(example_sheet)
+    excel_import.write_header(example_sheet, COLUMNS)
     example_sheet.append([c.example for c in COLUMNS])
     for index, column in enumerate(COLUMNS, start=1):
         if isinstance(column.example, date):
@@ -221,102 +214,6 @@ def template_workbook() -> bytes:
 
 def _position(header: str) -> int:
     return next(i for i, c in enumerate(COLUMNS, start=1) if c.header == header)
-
-
-def _write_header(sheet) -> None:
-    sheet.append([c.header for c in COLUMNS])
-    required_fill = PatternFill("solid", fgColor="FFEB9C")
-    for index, column in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=index)
-        cell.font = Font(bold=True)
-        if column.required:
-            cell.fill = required_fill
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-
-
-# --- reading the file ---------------------------------------------------------------------------
-
-def _refuse_file(message: str) -> InvalidInput:
-    return InvalidInput({"file": message}, message=message)
-
-
-def _read_rows(data: bytes) -> tuple[dict[str, int], list[tuple[int, tuple]]]:
-    """The header (column name → index) and the non-empty rows below it, each with its row number.
-
-    :raise 400 invalid_input: not a readable .xlsx, too large, header columns missing or
-        repeated, no data, or more than MAX_ROWS rows.
-    """
-    if len(data) > MAX_FILE_BYTES:
-        raise _refuse_file(f"文件超过{MAX_FILE_BYTES // 1024 // 1024}MB，请检查是否选错了文件")
-    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        # The old binary format, and also what Excel writes for a password-protected workbook.
-        raise _refuse_file("不支持 .xls 格式或加密的 Excel 文件，请在 Excel 中另存为 .xlsx 格式（不设密码）后再上传")
-    unreadable = _refuse_file("无法读取该文件，请上传 Excel 2007 及以上版本的 .xlsx 文件（可先下载导入模板填写）")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise _refuse_file("文件内容过大，请删除多余的工作表、图片或空白格式后再上传")
-        with warnings.catch_warnings():
-            # openpyxl warns about features it skips (data validation extensions, slicers …).
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                # Worksheets only: a chart sheet has no cells.
-                sheets = workbook.worksheets
-                sheet = next((s for s in sheets if s.title == ROSTER_SHEET), None) or sheets[0]
-                header, rows = _scan(sheet.iter_rows(values_only=True))
-            finally:
-                workbook.close()
-    except _UNREADABLE as exc:
-        log.info("roster upload unreadable: %s: %s", type(exc).__name__, exc)
-        raise unreadable from None
-    if not rows:
-        raise _refuse_file(f"表格中没有代表数据，请在「{ROSTER_SHEET}」工作表的表头下方逐行填写")
-    return header, rows
-
-
-def _scan(rows: Iterable[tuple]) -> tuple[dict[str, int], list[tuple[int, tuple]]]:
-    header: dict[str, int] | None = None
-    found: list[tuple[int, tuple]] = []
-    for number, values in enumerate(rows, start=1):
-        if header is None:
-            if number > HEADER_SEARCH_ROWS:
-                break
-            names = [_header_name(v) for v in values]
-            if NAME in names:
-                header = _header(names)
-            continue
-        # Only the roster's own columns count: a row holding just a pre-filled 序号 is empty.
-        if all(_text(values[i]) == "" for i in header.values() if i < len(values)):
-            continue
-        if len(found) == MAX_ROWS:
-            raise _refuse_file(f"数据超过{MAX_ROWS}行，超过单次导入上限，请分批导入")
-        found.append((number, values))
-    if header is None:
-        raise _refuse_file(f"未找到表头（应在前{HEADER_SEARCH_ROWS}行内），缺少必填列：{'、'.join(REQUIRED_HEADERS)}")
-    return header, found
-
-
-def _header_name(value) -> str | None:
-    if not isinstance(value, str):
-        return None
-    # "＊姓名", "姓名（必填）", "手 机 号" all name their column.
-    text = re.sub(r"\s+|\*|\((必填|选填)\)", "", unicodedata.normalize("NFKC", value))
-    return _HEADER_OF.get(text, text)
-
-
-def _header(names: Sequence[str | None]) -> dict[str, int]:
-    """:raise 400 invalid_input: a required column missing, or a column given twice."""
-    header: dict[str, int] = {}
-    for index, name in enumerate(names):
-        if name in _HEADER_OF.values():
-            if name in header:
-                raise _refuse_file(f"表头中「{name}」列出现了不止一次，请删除多余的列")
-            header[name] = index
-    missing = [h for h in REQUIRED_HEADERS if h not in header]
-    if missing:
-        raise _refuse_file(f"缺少必填列：{'、'.join(missing)}（请使用导入模板的表头）")
-    return header
 
 
 # --- checking one row's cells -------------------------------------------------------------------
@@ -349,19 +246,8 @@ class _Row:
         return ("deputy", self.deputy.id) if self.deputy is not None else self.new_key
 
 
-def _text(value) -> str:
-    """A cell as text: numbers as Excel shows them (13800001234, not 13800001234.0)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime | date):
-        value = value.strftime("%Y-%m-%d")
-    return str(value).strip()
-
-
 def _parse_phone(value) -> str:
-    text = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", _text(value)))
+    text = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", cell_text(value)))
     if len(text) == 13 and text.startswith("86") or len(text) == 14 and text.startswith("+86"):
         text = text[-11:]
     if not _MOBILE.fullmatch(text):
@@ -370,7 +256,7 @@ def _parse_phone(value) -> str:
 
 
 def _parse_level(value) -> DeputyLevel:
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(value)))
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell_text(value)))
     for suffix in _LEVEL_SUFFIXES:
         text = text.removesuffix(suffix)
     level = _LEVEL_WORDS.get(text)
@@ -383,7 +269,7 @@ def _parse_term(value) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
         term = int(value)
     else:
-        match = _TERM.fullmatch(re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(value))))
+        match = _TERM.fullmatch(re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell_text(value))))
         if match is None:
             raise ValueError("应为届次，如“第十八届”或18")
         term = int(match[1]) if match[1].isdigit() else _chinese_number(match[1])
@@ -410,7 +296,7 @@ def _parse_date(value, today: date) -> date:
     elif isinstance(value, date):
         day = value
     else:
-        match = _DATE.fullmatch(unicodedata.normalize("NFKC", _text(value)))
+        match = _DATE.fullmatch(unicodedata.normalize("NFKC", cell_text(value)))
         if match is None:
             raise ValueError("日期格式应为 2021-10-01")
         year, month, dom = (int(g) for g in (match.groups()[:3] if match[1] else match.groups()[3:]))
@@ -426,14 +312,14 @@ def _parse_date(value, today: date) -> date:
 def _parse_choice(value, choices: dict, message: str):
     if isinstance(value, bool) and True in choices.values():
         return value
-    text = _text(value)
+    text = cell_text(value)
     if text not in choices:
         raise ValueError(message)
     return choices[text]
 
 
 def _parse_name(value) -> str:
-    name = clean_name(_text(value), min_length=NAME_MIN, max_length=NAME_MAX)
+    name = clean_name(cell_text(value), min_length=NAME_MIN, max_length=NAME_MAX)
     if name.startswith(_FORMULA_LEADS):
         raise ValueError("不能以 = + - @ 开头")
     return name
@@ -445,17 +331,17 @@ def _check_cells(number: int, values: tuple, header: dict[str, int], today: date
         index = header.get(name)
         return values[index] if index is not None and index < len(values) else None
 
-    row = _Row(row=number, raw_name=_text(cell(NAME))[:NAME_MAX])
+    row = _Row(row=number, raw_name=cell_text(cell(NAME))[:NAME_MAX])
     parsers = {
         NAME: ("name", _parse_name),
         GENDER: ("gender", lambda v: _parse_choice(v, _GENDERS, "应为“男”或“女”")),
         PHONE: ("phone", _parse_phone),
-        OCCUPATION: ("occupation", lambda v: clean_name(_text(v), max_length=OCCUPATION_MAX)),
+        OCCUPATION: ("occupation", lambda v: clean_name(cell_text(v), max_length=OCCUPATION_MAX)),
         LEVEL: ("level", _parse_level),
-        CONGRESS: ("congress", lambda v: clean_name(_text(v), min_length=2, max_length=CONGRESS_MAX)),
+        CONGRESS: ("congress", lambda v: clean_name(cell_text(v), min_length=2, max_length=CONGRESS_MAX)),
         TERM: ("term", _parse_term),
         SEAT_START: ("seat_start", lambda v: _parse_date(v, today)),
-        STATION: ("station_key", lambda v: clean_name(_text(v), max_length=100)),
+        STATION: ("station_key", lambda v: clean_name(cell_text(v), max_length=100)),
         LEADER: ("is_leader", lambda v: _parse_choice(v, _YES_NO, "应为“是”或“否”")),
         JOINED_ON: ("joined_on", lambda v: _parse_date(v, today)),
     }
@@ -465,7 +351,7 @@ def _check_cells(number: int, values: tuple, header: dict[str, int], today: date
         try:
             if isinstance(value, str) and value.strip() in ERROR_CODES:
                 raise ValueError(f"单元格是公式错误值（{value.strip()}），请改为实际内容")
-            if _text(value) == "":
+            if cell_text(value) == "":
                 if column.required:
                     raise ValueError("必填")
                 continue
@@ -628,7 +514,10 @@ def import_roster(caller: Caller, data: bytes, *, today: date | None = None) -> 
     if not caller.has(Role.station_manager, Role.region_admin) or caller.staff is None:
         raise Forbidden("只有站长或区域管理员可以导入代表名册")
     today = today or clock.beijing_today()
-    header, raw_rows = _read_rows(data)
+    header, raw_rows = excel_import.read_table(data, excel_import.TableSpec(
+        sheet=ROSTER_SHEET, key_header=NAME, headers=_HEADER_OF, required=REQUIRED_HEADERS, noun="代表",
+        max_rows=MAX_ROWS, max_file_bytes=MAX_FILE_BYTES, max_unpacked_bytes=MAX_UNPACKED_BYTES,
+        header_search_rows=HEADER_SEARCH_ROWS))
     rows = [_check_cells(number, values, header, today) for number, values in raw_rows]
 
     _resolve_stations(caller, rows)

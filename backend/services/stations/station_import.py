@@ -17,21 +17,19 @@ import io
 import logging
 import re
 import unicodedata
-import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from backend import excel_import
 from backend.auth import Caller
-from backend.errors import ApiError, Forbidden, InvalidInput
+from backend.errors import ApiError, Forbidden
+from backend.excel_import import cell_text
 from backend.permissions import station_scope_clause
 from backend.services.stations import station_admin
 from models import Role, Station, StationKind, db
@@ -92,8 +90,6 @@ _KIND_WORDS = {
     "other": StationKind.other,
 }
 _TIME = re.compile(r"([01]?\d|2[0-3])[:：]([0-5]\d)")
-_UNREADABLE = (zipfile.BadZipFile, zlib.error, InvalidFileException, SyntaxError, KeyError, IndexError,
-               ValueError, TypeError, NotImplementedError, EOFError, OSError)
 
 GENERAL_NOTES = (
     "1. 请在「联络站」工作表中填写，每个联络站占一行；表头请勿修改，列的顺序可以调整。",
@@ -126,7 +122,7 @@ def template_workbook() -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET
-    _write_header(sheet)
+    excel_import.write_header(sheet, COLUMNS)
     sheet.freeze_panes = "A2"
     for index, column in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
@@ -162,102 +158,10 @@ def _position(field_name: str) -> int:
     return next(i for i, c in enumerate(COLUMNS, start=1) if c.field == field_name)
 
 
-def _write_header(sheet) -> None:
-    sheet.append([c.header for c in COLUMNS])
-    required_fill = PatternFill("solid", fgColor="FFEB9C")
-    for index, column in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=index)
-        cell.font = Font(bold=True)
-        if column.required:
-            cell.fill = required_fill
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-
-
-# --- reading the file ---------------------------------------------------------------------------
-
-def _refuse_file(message: str) -> InvalidInput:
-    return InvalidInput({"file": message}, message=message)
-
-
-def _read_rows(data: bytes) -> tuple[dict[str, int], list[tuple[int, tuple]]]:
-    """:raise 400 invalid_input: not a readable .xlsx, too large, header missing, no rows, too many."""
-    if len(data) > MAX_FILE_BYTES:
-        raise _refuse_file(f"文件超过{MAX_FILE_BYTES // 1024 // 1024}MB，请检查是否选错了文件")
-    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise _refuse_file("不支持 .xls 格式或加密的 Excel 文件，请在 Excel 中另存为 .xlsx 格式（不设密码）后再上传")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
-                raise _refuse_file("文件内容过大，请删除多余的工作表、图片或空白格式后再上传")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                sheet = next((s for s in workbook.worksheets if s.title == SHEET), None) or workbook.worksheets[0]
-                header, rows = _scan(sheet.iter_rows(values_only=True))
-            finally:
-                workbook.close()
-    except _UNREADABLE as exc:
-        log.info("station upload unreadable: %s: %s", type(exc).__name__, exc)
-        raise _refuse_file("无法读取该文件，请上传 Excel 2007 及以上版本的 .xlsx 文件（可先下载导入模板填写）") from None
-    if not rows:
-        raise _refuse_file(f"表格中没有联络站数据，请在「{SHEET}」工作表的表头下方逐行填写")
-    return header, rows
-
-
-def _scan(rows) -> tuple[dict[str, int], list[tuple[int, tuple]]]:
-    header: dict[str, int] | None = None
-    found: list[tuple[int, tuple]] = []
-    for number, values in enumerate(rows, start=1):
-        if header is None:
-            if number > HEADER_SEARCH_ROWS:
-                break
-            names = [_header_name(v) for v in values]
-            if COLUMNS[0].header in names:
-                header = _header(names)
-            continue
-        if all(_text(values[i]) == "" for i in header.values() if i < len(values)):
-            continue
-        if len(found) == MAX_ROWS:
-            raise _refuse_file(f"数据超过{MAX_ROWS}行，超过单次导入上限，请分批导入")
-        found.append((number, values))
-    if header is None:
-        raise _refuse_file(f"未找到表头（应在前{HEADER_SEARCH_ROWS}行内），缺少必填列：{'、'.join(REQUIRED_HEADERS)}")
-    return header, found
-
-
-def _header_name(value) -> str | None:
-    if not isinstance(value, str):
-        return None
-    text = re.sub(r"\s+|\*|\((必填|选填)\)", "", unicodedata.normalize("NFKC", value))
-    return _HEADER_OF.get(text, text)
-
-
-def _header(names) -> dict[str, int]:
-    header: dict[str, int] = {}
-    for index, name in enumerate(names):
-        if name in _HEADER_OF.values():
-            if name in header:
-                raise _refuse_file(f"表头中「{name}」列出现了不止一次，请删除多余的列")
-            header[name] = index
-    missing = [h for h in REQUIRED_HEADERS if h not in header]
-    if missing:
-        raise _refuse_file(f"缺少必填列：{'、'.join(missing)}（请使用导入模板的表头）")
-    return header
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 # --- one row --------------------------------------------------------------------------------------
 
 def _kind(value) -> StationKind | str:
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", _text(value)))
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", cell_text(value)))
     return _KIND_WORDS.get(text, _KIND_WORDS.get(unicodedata.normalize("NFKC", text), text))
 
 
@@ -267,7 +171,7 @@ def _time_of_day(value) -> time | str:
         return value.time()
     if isinstance(value, time):
         return value
-    text = _text(value)
+    text = cell_text(value)
     match = _TIME.fullmatch(text)
     return f"{int(match[1]):02d}:{match[2]}" if match else text
 
@@ -285,19 +189,19 @@ def _arguments(values: tuple, header: dict[str, int], reasons: list[str]) -> dic
             reasons.append(f"{column.header}：单元格是公式错误值（{value.strip()}），请改为实际内容")
             continue
         if column.field == "kind":
-            arguments["kind"] = _kind(value) if _text(value) else None
+            arguments["kind"] = _kind(value) if cell_text(value) else None
         elif column.field in ("opens_at", "closes_at"):
-            arguments[column.field] = _time_of_day(value) if _text(value) else None
+            arguments[column.field] = _time_of_day(value) if cell_text(value) else None
         elif column.field in ("lat", "lng"):
             arguments[column.field] = value if not isinstance(value, str) or value.strip() else None
         elif column.field != "parent_station_id":
-            arguments[column.field] = _text(value) or None
+            arguments[column.field] = cell_text(value) or None
     return arguments
 
 
 def _parent_key(values: tuple, header: dict[str, int]) -> str | None:
     index = header.get(_BY_FIELD["parent_station_id"].header)
-    return (_text(values[index]) or None) if index is not None and index < len(values) else None
+    return (cell_text(values[index]) or None) if index is not None and index < len(values) else None
 
 
 def _reasons_of(error: ApiError) -> list[str]:
@@ -319,7 +223,10 @@ def import_stations(caller: Caller, data: bytes) -> ImportReport:
     """
     if not caller.has(Role.region_admin) or caller.staff is None or caller.staff.region is None:
         raise Forbidden("只有区域管理员可以导入联络站")
-    header, raw_rows = _read_rows(data)
+    header, raw_rows = excel_import.read_table(data, excel_import.TableSpec(
+        sheet=SHEET, key_header=COLUMNS[0].header, headers=_HEADER_OF, required=REQUIRED_HEADERS, noun="联络站",
+        max_rows=MAX_ROWS, max_file_bytes=MAX_FILE_BYTES, max_unpacked_bytes=MAX_UNPACKED_BYTES,
+        header_search_rows=HEADER_SEARCH_ROWS))
     report = ImportReport(ok=True, rows=len(raw_rows))
     scope = station_scope_clause(caller)
     seen: dict[tuple[str | None, str | None], int] = {}
@@ -348,7 +255,7 @@ def import_stations(caller: Caller, data: bytes) -> ImportReport:
                     report.created.append(station)
                     created_here.setdefault(station.name, station)
             if reasons:
-                report.refused.append(RefusedRow(row=number, name=_text(arguments.get("name"))[:100],
+                report.refused.append(RefusedRow(row=number, name=cell_text(arguments.get("name"))[:100],
                                                  reasons=reasons))
         if report.refused:
             whole.rollback()

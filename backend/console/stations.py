@@ -192,24 +192,30 @@ def _uploaded_workbook() -> bytes:
     return data
 
 
+def _run_import(run):
+    """One uploaded import, all or nothing: committed and audited when every row passed; else
+    audited as refused, and the report (its refused rows) or the error shown on the page."""
+    data = _uploaded_workbook()
+    try:
+        report = run(g.staff, data)
+    except ApiError as error:
+        audit.refused_staff_write(g.staff, error.status)
+        flash(forms.error_text(error), "error")
+        return None
+    if report.ok:
+        audit.staff_write(g.staff)
+        db.session.commit()
+    else:
+        audit.refused_staff_write(g.staff, 422)
+    return report
+
+
 @bp.route("/stations/import", methods=["GET", "POST"])
 @admin_only
 def import_stations():
     report = None
     if request.method == "POST":
-        data = _uploaded_workbook()
-        try:
-            report = station_import.import_stations(g.staff, data)
-        except ApiError as error:
-            audit.refused_staff_write(g.staff, error.status)
-            flash(forms.error_text(error), "error")
-        else:
-            if report.ok:
-                audit.staff_write(g.staff)
-                db.session.commit()
-            else:
-                # All or nothing: the page lists the refused rows.
-                audit.refused_staff_write(g.staff, 422)
+        report = _run_import(station_import.import_stations)
     return render_template("console/station_import.html", report=report, max_rows=station_import.MAX_ROWS)
 
 
@@ -226,19 +232,7 @@ def station_import_template():
 def import_deputies():
     report = None
     if request.method == "POST":
-        data = _uploaded_workbook()
-        try:
-            report = deputy_import.import_roster(g.staff, data)
-        except ApiError as error:
-            audit.refused_staff_write(g.staff, error.status)
-            flash(forms.error_text(error), "error")
-        else:
-            if report.ok:
-                audit.staff_write(g.staff)
-                db.session.commit()
-            else:
-                # All or nothing: the page lists the refused rows.
-                audit.refused_staff_write(g.staff, 422)
+        report = _run_import(deputy_import.import_roster)
     return render_template("console/import.html", report=report, max_rows=deputy_import.MAX_ROWS)
 
 
